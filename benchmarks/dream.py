@@ -70,4 +70,11 @@ BENCHMARK = DreamBenchmark(
     group_keys=("subset",),
     hub_dataset="omni-research/DREAM-1K",
     hub_file="json/metadata.json",
+    # the Tarsier release's DREAM-1k.jsonl (text format, branch tarsier) and
+    # DREAM-1k.messages.jsonl (messages format, branch main)
+    canonical_sha256=(
+        "171d7c14c0c49407eadf3d96a4dc2a6d5314fc2e2281cd247a97250a16cc2f15",
+        "f1d1e15c8568a7a30e32354bf9e9db18d16746c6b52b786452819eccbc7353b4",
+    ),
+    canonical_rows=1000,
 )

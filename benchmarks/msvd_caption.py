@@ -10,4 +10,9 @@ BENCHMARK = Benchmark(
     annotation_file="MSVD-Caption-test.jsonl",
     video_rule="{vid}.avi",
     group_keys=(),
+    # the Tarsier release's MSVD-Caption-test.jsonl
+    canonical_sha256=(
+        "835befe772ed64b087a827f31b8dad36bec6a678654eff5b95fbed38b0a50746",
+    ),
+    canonical_rows=670,
 )

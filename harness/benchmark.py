@@ -44,6 +44,10 @@ class Benchmark:
     note: str | None = None
     default_frames: int = 8
     tags: tuple[str, ...] = field(default_factory=tuple)
+    # The canonical annotation set: sha256 of each accepted official file (any format) and its row
+    # count. A run on another file, or on part of it, is not comparable with published numbers.
+    canonical_sha256: tuple[str, ...] = ()
+    canonical_rows: int | None = None
 
     # -- loading -----------------------------------------------------------------------
     def load_annotations(self, path: str | None = None, hub: str | None = None) -> Annotations:

@@ -85,6 +85,23 @@ class JudgeSpec(BaseModel):
     api_version: str | None = None
 
 
+class JudgeIdentity(BaseModel):
+    """Who judged a result: what was asked for and what really answered. Never a secret.
+
+    Filled by the model client (the judge role) and carried by Result and result records, so the
+    board can keep numbers of different judges apart even when the model names agree.
+    """
+
+    model: str  # the model asked for (the request's `model`)
+    answered: list[str] = Field(default_factory=list)  # `model` fields of the answers, distinct, sorted
+    provider: Literal["openai", "azure", "openai-compatible"] = "openai"
+    host: str | None = None  # scheme://host[:port][/path] of the endpoint, credentials removed
+    api_version: str | None = None
+    official: bool = False  # the protocol's own judge (model and provider as published)
+    first_call: str | None = None  # ISO dates of the calls behind the result, when known
+    last_call: str | None = None
+
+
 class RunSpec(BaseModel):
     """Everything that determines the predictions. Its hash names the run directory.
 
@@ -145,6 +162,7 @@ class Result(BaseModel):
     interval_method: str | None = None
     frames: int | None = None
     judge_model: str | None = None
+    judge: JudgeIdentity | None = None  # the judge's full identity (judged metrics only)
     n_total: int
     n_scored: int
     n_failed: int = 0
