@@ -235,7 +235,9 @@ class JudgeSettings:
 
     def spec(self) -> JudgeSpec:
         explicit = self.base_url or (self.provider == "azure") or bool(self.env.get("OPENAI_BASE_URL"))
-        return JudgeSpec(model=self.model, base_url=self.endpoint() if explicit else None,
+        from harness.judge_identity import safe_url  # a user:KEY@ in the URL never reaches a file
+
+        return JudgeSpec(model=self.model, base_url=safe_url(self.endpoint()) if explicit else None,
                          provider=self.provider, api_version=self.api_version())
 
     def cache_path(self) -> Path:
@@ -354,6 +356,8 @@ class JudgeClient:
         self._in_flight = 0
         self._max_in_flight = 0
         self._max_completion_seen = 0
+        self._answered: Counter = Counter()  # `model` of every answer used (live, cached or batch)
+        self._call_times: list[float] = []  # first and last `created` of those answers
         self._budget_released = asyncio.Event()
         path = settings.cache_path()
         try:
@@ -478,8 +482,17 @@ class JudgeClient:
         record = self._cache.get(key)
         if record is not None:
             self._usage.cache_hits += 1
+            self._note_answer(record)
             self._show()
         return record
+
+    def _note_answer(self, record: Mapping[str, Any]) -> None:
+        """Remember who answered and when (the judge's identity on the result)."""
+        self._answered[record.get("model") or ""] += 1
+        created = record.get("created")
+        if isinstance(created, (int, float)):
+            times = self._call_times
+            self._call_times = [min(times[0], created), max(times[-1], created)] if times else [created, created]
 
     async def _fetch(self, messages, params, key: str) -> dict[str, Any]:
         """A live call for `key` (shared with a concurrent identical request), then cached."""
@@ -624,7 +637,7 @@ class JudgeClient:
         u.latency_max = max(u.latency_max, latency)
         self._max_completion_seen = max(self._max_completion_seen, completion_tokens)
         self._show()
-        return {
+        record = {
             "text": text,
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
@@ -634,6 +647,8 @@ class JudgeClient:
             "finish_reason": choices[0].finish_reason if choices else None,
             "created": time.time(),
         }
+        self._note_answer(record)
+        return record
 
     # -- money ----------------------------------------------------------------------------------
     def _cost(self, prompt_tokens: int, completion_tokens: int) -> float | None:
@@ -728,6 +743,7 @@ class JudgeClient:
             "batch_id": batch_id,
         }
         self._cache.add(key, record)
+        self._note_answer(record)
         self._show()
         return record
 
@@ -756,6 +772,8 @@ class JudgeClient:
             "latency_max_s": round(u.latency_max, 4) if u.calls else None,
             "max_in_flight": self._max_in_flight,
             "concurrency": self.settings.concurrency,
+            "answered": sorted(m for m in self._answered if m),
+            "call_times": list(self._call_times),
         }
 
     def _show(self, force: bool = False) -> None:

@@ -225,8 +225,23 @@ def score(store: RunStore, samples: list[Sample], metric: Metric, score_spec: Sc
     result = make_result(store, metric, score_spec, rows, n_benchmark)
     if judge_usage is not None:  # calls, cache hits, tokens, cost of this invocation
         result.extra["judge_usage"] = judge_usage
+    result.judge = judge_identity(store, score_spec, judge_usage)
     store.write_result(score_spec, result)
     return result
+
+
+def judge_identity(store: RunStore, score_spec: ScoreSpec, usage: dict[str, Any] | None):
+    """Who judged: from this invocation's answers, else (nothing left to judge) the last result's."""
+    from harness.judge_identity import identify
+
+    if score_spec.judge is None:
+        return None
+    if usage is None:
+        previous = next((r for s, r in store.results() if s.hash() == score_spec.hash()), None)
+        if previous is not None and previous.judge is not None:
+            return previous.judge
+        usage = {}
+    return identify(score_spec.judge, usage.get("answered", ()), usage.get("call_times", ()))
 
 
 async def _score_async(metric, todo, score_spec, judge_settings, emit, bar,
