@@ -18,7 +18,7 @@ from harness import registry
 from harness.adapter import Adapter, AdapterOptions
 from harness.benchmark import Benchmark
 from harness.errors import BadInput, HarnessError, JudgeNotConfigured
-from harness.metric import Metric, ScoreContext, failed_reasons
+from harness.metric import Metric, ScoreContext, failed_reasons, pct
 from harness.store import RunStore
 from harness.types import (
     Prediction,
@@ -300,6 +300,7 @@ def make_result(store: RunStore, metric: Metric, score_spec: ScoreSpec, rows,
         n_scored=agg.n_scored,
         n_failed=sum(not sc.ok for _, sc in rows),
         n_invalid=agg.n_invalid,
+        invalid_pct=pct(agg.n_invalid, sum(sc.ok for _, sc in rows)) if metric.reports_invalid else None,
         failed_reasons=failed_reasons(rows),
         groups=agg.groups,
         extra=extra,

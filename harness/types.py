@@ -167,6 +167,8 @@ class Result(BaseModel):
     n_scored: int
     n_failed: int = 0
     n_invalid: int = 0
+    # invalid answers in percent of the answers scored (None: the metric has no invalid answers)
+    invalid_pct: float | None = None
     # samples in the benchmark's annotations: more than n_total when --limit cut the run short
     n_benchmark: int | None = None
     failed_reasons: dict[str, int] = Field(default_factory=dict)
