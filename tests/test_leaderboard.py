@@ -201,6 +201,10 @@ def test_reproduced_run_rows_and_explorer(site):
     data = json.loads(meta[meta.index("=") + 1:].strip().rstrip(";"))
     assert len(data["samples"]) == N_NEXTQA and data["has_samples"]
     assert data["runs"][0]["model"] == EVIL_RUN_MODEL
+    # per-sample values on the tables' scale: accuracy in %, so a correct answer is 100
+    assert {v for row in data["samples"] for v in row[2]} == {0.0, 100.0}
+    assert data["runs"][0]["score_sets"][0]["value"] == pytest.approx(
+        sum(v for row in data["samples"] for v in row[2]) / N_NEXTQA)
     chunks = sorted((site["site"] / "explore" / "next-qa" / "data").glob("chunk-*.js"))
     assert len(chunks) == N_NEXTQA // 25
     # the model page lists the run and links its explorer
@@ -409,3 +413,20 @@ def test_runs_feed_the_explorer_only_unless_included(tmp_path):
                     "--out", str(tmp_path / "site2"), "--no-plots")
     assert r.returncode == 0, r.stderr
     assert "Dream-A" in (tmp_path / "site2" / "index.html").read_text()
+
+
+def test_dream_buckets_in_numeric_order(site):
+    """Bucket families are shown by their numeric bounds: <=3, 4-5, 6-7, >=8 (not 4-5, 6-7, <=3, >=8)."""
+    page = (site["site"] / "benchmarks" / "dream.html").read_text()
+    start = page.index('id="groups-dream-events"')
+    head = page[start:page.index("</thead>", start)]
+    assert _names_of(head) == ["<=3", "4-5", "6-7", ">=8"]
+    start = page.index('id="groups-dream-subjects"')
+    head = page[start:page.index("</thead>", start)]
+    assert _names_of(head) == ["<=1", "==2", "==3", ">=4"]
+
+
+def _names_of(head: str) -> list[str]:
+    import html as H
+
+    return [H.unescape(x) for x in re.findall(r'class="group">([^<]*)<', head)]

@@ -144,6 +144,8 @@ def test_strict_letter_outside_the_options_is_invalid(tmp_path):
     shown = harness_cli("show", str(run_dir))
     assert shown.returncode == 0, shown.stderr
     assert "invalid 150 (30.0% of answers)" in shown.stdout and "invalid 0 (0.0% of answers)" in shown.stdout
+    assert "frames: none (predictions replayed from a file)" in shown.stdout and "frames 8" not in shown.stdout
+    assert "coverage: 500 of 4996 canonical samples; canonical annotation file; not comparable" in shown.stdout
 
 
 def test_strict_without_listed_options_fails_the_sample_by_name():
