@@ -1,5 +1,6 @@
-"""Benchmark: our CIDEr-D (pure-Python PTB tokenizer + numpy) against pycocoevalcap's
-(PTBTokenizer through Java + Cider), end to end on MSVD-Caption-test, same predictions.
+"""Benchmark: our CIDEr-D (pure-Python PTB tokenizer + numpy) against Tarsier's pipeline
+(str.lower(), then pycocoevalcap's PTBTokenizer through Java + Cider), end to end on
+MSVD-Caption-test, same predictions.
 
     .venv/bin/python bench/cider.py [--reps 5] [--predictions held-out|generic]
 
@@ -45,9 +46,9 @@ def coco(refs, preds):
     from pycocoevalcap.cider.cider import Cider
     from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
 
-    tok = PTBTokenizer()
-    gts = tok.tokenize({k: [{"caption": c} for c in v] for k, v in refs.items()})
-    res = tok.tokenize({k: [{"caption": p}] for k, p in preds.items()})
+    tok = PTBTokenizer()  # Tarsier lower-cases every caption first (PROTOCOLS.md)
+    gts = tok.tokenize({k: [{"caption": c.lower()} for c in v] for k, v in refs.items()})
+    res = tok.tokenize({k: [{"caption": p.lower()}] for k, p in preds.items()})
     score, scores = Cider().compute_score(gts, res)
     return float(score), dict(zip(gts, scores))
 
@@ -79,7 +80,7 @@ def main() -> None:
     mo, mc = statistics.median(t_ours), statistics.median(t_coco)
     print(f"CIDEr-D x100 = {100 * c_o:.4f} (both; max per-video difference "
           f"{max(abs(per_o[k] - per_c[k]) for k in per_c):.1e})")
-    print(f"median of {args.reps}: ours {mo:.3f} s, pycocoevalcap {mc:.3f} s -> {mc / mo:.1f}x faster")
+    print(f"median of {args.reps}: ours {mo:.3f} s, lower + pycocoevalcap {mc:.3f} s -> {mc / mo:.1f}x faster")
 
 
 if __name__ == "__main__":

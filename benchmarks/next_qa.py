@@ -9,7 +9,8 @@ BENCHMARK = Benchmark(
     family="mc",
     annotation_file="Next-QA-val-multi_choice.jsonl",
     video_rule="{vid}.mp4",
-    group_keys=("type",),  # question type, where the annotation carries it in extra_info
+    # no grouping: the Tarsier release's file has no question type (causal / temporal / descriptive)
+    group_keys=(),
     # the Tarsier release's Next-QA-val-multi_choice.jsonl
     canonical_sha256=(
         "883f885cc5bec736864d9a3a2ad574ed2605d831088b3b68649dc8cc63e0accc",

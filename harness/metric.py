@@ -38,6 +38,7 @@ class Metric:
     headline: ClassVar[str]  # the metric key leaderboards sort by
     needs_judge: ClassVar[bool] = False
     corpus_level: ClassVar[bool] = False  # per-sample values depend on the whole set: rescore all
+    reports_invalid: ClassVar[bool] = False  # answers can be invalid (multiple choice): report the rate
 
     async def score(self, sample: Sample, prediction: Prediction, ctx: ScoreContext) -> SampleScore:
         raise NotImplementedError

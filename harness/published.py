@@ -18,12 +18,38 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import BadInput
-from harness.results import HARNESS_SPLITS, ModelInfo, Reported, ResultRecord, check_file, slugify
+from harness.results import HARNESS_SPLITS, JudgeInfo, ModelInfo, Reported, ResultRecord, check_file, slugify
 
 # What PROTOCOLS.md says about the judge behind the Tarsier team's own numbers.
 TARSIER_JUDGE = "gpt-35-turbo-0125"
 TARSIER_JUDGE_NOTE = ("not restated in the source; the published Tarsier numbers were produced with "
                       "the Tarsier evaluation code, whose judge is gpt-35-turbo-0125 (PROTOCOLS.md)")
+TARSIER_JUDGE_IDENTITY = JudgeInfo(model=TARSIER_JUDGE, provider="azure", official=True,
+                                   basis="PROTOCOLS.md: the Tarsier evaluation code's judge is Azure "
+                                         "gpt-35-turbo-0125")
+
+# Links pin exactly what a source names: a commit for a file or a page's HTML in its repository, a
+# version for an arXiv paper (the version the transcription names), a stored copy when that is what
+# was read.
+TARSIER1_COMMIT = "e3f27ef6d901422db471efbf0c8e0ae502fea0f1"  # bytedance/tarsier, branch tarsier
+TARSIER2_COMMIT = "63de87a760c2aec6b31470a08046969a13787126"  # bytedance/tarsier, branch main
+LB_NEW_COMMIT = "3b3fa95053c0386ffe9175fb98a15320484be3f0"  # tarsier-vlm/tarsier-vlm.github.io
+LB_OLD_COMMIT = "1a72cdae022a4f07d1923261776777a85fc4d46a"
+BLIP3_COPY_COMMIT = "ecac2d662bbd987f0be076551960b4ebc5c9bb0c"  # deep-diver/ai-paper-reviewer
+
+
+def github_file(repo: str, commit: str, path: str) -> str:
+    return f"https://github.com/{repo}/blob/{commit}/{path}"
+
+
+T1_FIGURE_URL = github_file("bytedance/tarsier", TARSIER1_COMMIT, "assets/figures/dream_1k_results.png")
+T2_REPORT_URL = "https://arxiv.org/abs/2501.07888v3"
+README_URL = github_file("bytedance/tarsier", TARSIER2_COMMIT, "README.md")
+LB_NEW_URL = github_file("tarsier-vlm/tarsier-vlm.github.io", LB_NEW_COMMIT, "index.html")
+LB_OLD_URL = github_file("tarsier-vlm/tarsier-vlm.github.io", LB_OLD_COMMIT, "index.html")
+BLIP3_COPY_URL = github_file("deep-diver/ai-paper-reviewer", BLIP3_COPY_COMMIT,
+                             "content/paper-reviews/2410.16267/index.md")
+BLIP3_COPY = " (read from the stored copy deep-diver/ai-paper-reviewer @ecac2d66)"
 
 DREAM_SPLITS = ("animation", "live_action", "shorts", "stock", "youtube")
 
@@ -157,27 +183,27 @@ T2_0115_NOTE = "the shared transcription notes identify the report's Tarsier2-7B
 LB_CKPT = {"Tarsier2-7B": "leaderboard entry dated 2024/09/20"}
 
 SOURCES: list[Source] = [
-    Source("tarsier-paper", "Tarsier paper", "assets/figures/dream_1k_results.png", T1_PAPER, "https://arxiv.org/abs/2407.00634",
-           "DREAM-1K results table (README Figure 6, assets/figures/dream_1k_results.png)",
+    Source("tarsier-paper", "Tarsier paper", "assets/figures/dream_1k_results.png", T1_PAPER, T1_FIGURE_URL,
+           "DREAM-1K results table (README Figure 6, assets/figures/dream_1k_results.png @e3f27ef)",
            date="2024-07", judge=TARSIER_JUDGE, judge_note=TARSIER_JUDGE_NOTE, protocol="tarsier"),
-    Source("tarsier2-report-t1", "Tarsier2 report", "Tarsier2 report) Table 1", T2_REPORT, "https://arxiv.org/abs/2501.07888",
+    Source("tarsier2-report-t1", "Tarsier2 report", "Tarsier2 report) Table 1", T2_REPORT, T2_REPORT_URL,
            "Table 1", date="2025-01", judge=TARSIER_JUDGE, judge_note=TARSIER_JUDGE_NOTE, protocol="tarsier",
            checkpoint=T2_0115, notes=[T2_0115_NOTE]),
-    Source("tarsier2-report-t3", "Tarsier2 report", "Tarsier2 report) Table 3", T2_REPORT, "https://arxiv.org/abs/2501.07888",
+    Source("tarsier2-report-t3", "Tarsier2 report", "Tarsier2 report) Table 3", T2_REPORT, T2_REPORT_URL,
            "Table 3 (short-video QA)", date="2025-01", checkpoint=T2_0115, notes=[T2_0115_NOTE]),
-    Source("tarsier2-report-t4", "Tarsier2 report", "Tarsier2 report) Table 4", T2_REPORT, "https://arxiv.org/abs/2501.07888",
+    Source("tarsier2-report-t4", "Tarsier2 report", "Tarsier2 report) Table 4", T2_REPORT, T2_REPORT_URL,
            "Table 4 (long-video QA)", date="2025-01", checkpoint=T2_0115, notes=[T2_0115_NOTE]),
     Source("leaderboard-old", "DREAM-1K leaderboard (old)", "@1a72cdae022a4f07d1923261776777a85fc4d46a", LEADERBOARD + " (older version, index.html @1a72cdae)",
-           "https://tarsier-vlm.github.io/", "leaderboard table", judge=TARSIER_JUDGE, judge_note=TARSIER_JUDGE_NOTE,
+           LB_OLD_URL, "leaderboard table", judge=TARSIER_JUDGE, judge_note=TARSIER_JUDGE_NOTE,
            protocol="tarsier", checkpoint=LB_CKPT, flags=["superseded"],
            notes=["older stored version of the page; its numbers were later revised"]),
     Source("leaderboard", "DREAM-1K leaderboard", "@3b3fa95053c0386ffe9175fb98a15320484be3f0", LEADERBOARD + " (index.html @3b3fa950)",
-           "https://tarsier-vlm.github.io/", "leaderboard table", judge=TARSIER_JUDGE, judge_note=TARSIER_JUDGE_NOTE,
+           LB_NEW_URL, "leaderboard table", judge=TARSIER_JUDGE, judge_note=TARSIER_JUDGE_NOTE,
            protocol="tarsier", checkpoint=LB_CKPT),
-    Source("readme-eval", "Tarsier README (eval)", "Benchmark Inference and Evaluation", README, "https://github.com/bytedance/tarsier",
+    Source("readme-eval", "Tarsier README (eval)", "Benchmark Inference and Evaluation", README, README_URL,
            "Benchmark Inference and Evaluation (evaluation script output)", judge=TARSIER_JUDGE,
            judge_note=TARSIER_JUDGE_NOTE, protocol="tarsier"),
-    Source("readme-notes", "Tarsier README (notes)", "Release Notes [2025/02/12]", README, "https://github.com/bytedance/tarsier",
+    Source("readme-notes", "Tarsier README (notes)", "Release Notes [2025/02/12]", README, README_URL,
            "Release Notes [2025/02/12]", date="2025-02-12", judge=TARSIER_JUDGE, judge_note=TARSIER_JUDGE_NOTE,
            protocol="tarsier", checkpoint=T2_0115, notes=[T2_0115_NOTE]),
     Source("issue-28", "tarsier issue #28", "bytedance/tarsier/issues/28", "GitHub issue bytedance/tarsier#28",
@@ -195,23 +221,23 @@ SOURCES: list[Source] = [
            "https://github.com/bytedance/tarsier/issues/10", "issue text", role="third-party",
            notes=["run before the 2024-10-30 prompt fix in data/annotations; the maintainers say the paper "
                   "numbers need the updated prompts"]),
-    Source("blip3-reeval", "BLIP-3-Video (re-evaluation)", "RE-EVALUATED by BLIP-3-Video", BLIP3, "https://arxiv.org/abs/2410.16267",
-           "Table 1 (rows marked *: re-evaluated by the BLIP-3-Video authors)", role="third-party", date="2024-10",
+    Source("blip3-reeval", "BLIP-3-Video (re-evaluation)", "RE-EVALUATED by BLIP-3-Video", BLIP3, BLIP3_COPY_URL,
+           "Table 1 (rows marked *: re-evaluated by the BLIP-3-Video authors)" + BLIP3_COPY, role="third-party", date="2024-10",
            judge="unknown", frames=8, notes=["official checkpoint and code, 8 frames at 384x384"]),
-    Source("blip3-captions", "BLIP-3-Video", "Table 6: caption evaluation", BLIP3, "https://arxiv.org/abs/2410.16267",
-           "Table 6 (caption evaluation with a VideoChatGPT-style LLM judge)", role="third-party", date="2024-10",
+    Source("blip3-captions", "BLIP-3-Video", "Table 6: caption evaluation", BLIP3, BLIP3_COPY_URL,
+           "Table 6 (caption evaluation with a VideoChatGPT-style LLM judge)" + BLIP3_COPY, role="third-party", date="2024-10",
            judge="unknown", frames=8, notes=["LLM-judged caption accuracy/score, not CIDEr"]),
-    Source("blip3-t1", "BLIP-3-Video", "Table 1 (open-ended QA", BLIP3, "https://arxiv.org/abs/2410.16267",
-           "Table 1 (open-ended QA, accuracy/score), quoting the Tarsier paper", role="citing", date="2024-10",
+    Source("blip3-t1", "BLIP-3-Video", "Table 1 (open-ended QA", BLIP3, BLIP3_COPY_URL,
+           "Table 1 (open-ended QA, accuracy/score), quoting the Tarsier paper" + BLIP3_COPY, role="citing", date="2024-10",
            protocol="tarsier", judge=TARSIER_JUDGE, judge_note=TARSIER_JUDGE_NOTE),
-    Source("blip3-t2", "BLIP-3-Video", "Table 2 (MCQ)", BLIP3, "https://arxiv.org/abs/2410.16267",
-           "Table 2 (multiple-choice QA), quoting the Tarsier paper", role="citing", date="2024-10",
+    Source("blip3-t2", "BLIP-3-Video", "Table 2 (MCQ)", BLIP3, BLIP3_COPY_URL,
+           "Table 2 (multiple-choice QA), quoting the Tarsier paper" + BLIP3_COPY, role="citing", date="2024-10",
            protocol="tarsier"),
     Source("hicom", "HICom paper", "HICom paper", "HICom: Hybrid-level Instruction Injection for Video Token Compression",
            None, "Tables 2-3, rows 'Tarsier [51] 7B 16 frames', quoting the Tarsier paper", role="citing",
            frames=16, protocol="tarsier", judge=TARSIER_JUDGE, judge_note=TARSIER_JUDGE_NOTE),
-    Source("arxiv-2502.19680", "arXiv:2502.19680", "arXiv:2502.19680", "M-LLM Based Video Frame Selection (arXiv:2502.19680)",
-           "https://arxiv.org/abs/2502.19680", "comparison tables citing 'Tarsier 34B' (as summarised in a paper note)",
+    Source("arxiv-2502.19680", "arXiv:2502.19680", "arXiv:2502.19680", "M-LLM Based Video Frame Selection (arXiv:2502.19680v1)",
+           "https://arxiv.org/abs/2502.19680v1", "comparison tables citing 'Tarsier 34B' (as summarised in a paper note)",
            role="citing", date="2025-02", protocol="tarsier", judge=TARSIER_JUDGE, judge_note=TARSIER_JUDGE_NOTE),
     Source("hyperai-pwc", "PwC mirror (hyper.ai)", "beta.hyper.ai", "Papers-with-Code mirror at beta.hyper.ai (paper 2407.00634)",
            "https://beta.hyper.ai/en/papers/2407.00634", "row 'video-question-answering-on-mvbench | Tarsier (34B)'",
@@ -448,7 +474,7 @@ def _finish(csv_name, bench, title, split, split_printed, info, headline, metric
     if bench == "dream" and src.key == "readme-eval":
         where = "Benchmark Inference and Evaluation (per-subtask evaluation script output)"
     transcript = csv_name + ": " + re.sub(r" ?\[subtask [^\]]*\]", "", rows[0]["source"])
-    return ResultRecord(
+    return ResultRecord(judge_identity=_judge_identity(judge, judge_note),
         id=rid, benchmark=bench, benchmark_title=title, split=split, split_printed=split_printed,
         model=info, metric=headline, metrics=metrics, groups=groups,
         n_scored=n_scored, n_total=n_total, n_failed=n_failed, protocol=protocol, judge=judge,
@@ -456,6 +482,15 @@ def _finish(csv_name, bench, title, split, split_printed, info, headline, metric
         provenance=Reported(source=src.citation, label=src.label, where=where, url=src.url, role=src.role, transcript=transcript),
         date=date, flags=sorted(set(flags)), notes=notes,
     )
+
+
+def _judge_identity(judge: str | None, note: str | None) -> JudgeInfo | None:
+    """What the source (or the protocol it follows) says about its judge; None when it says nothing."""
+    if judge == TARSIER_JUDGE:
+        return TARSIER_JUDGE_IDENTITY
+    if judge and judge != "unknown":  # a named judge that is not the protocol's (issue #45)
+        return JudgeInfo(model=judge, official=False, basis=note)
+    return None
 
 
 def is_imported(record: ResultRecord) -> bool:

@@ -24,6 +24,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness.errors import BadInput
+from harness.types import Coverage
 
 SCHEMA_VERSION = 1
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,199}$")
@@ -46,6 +47,36 @@ class ModelInfo(BaseModel):
     open_weights: bool | None = None
     org: str | None = None
     backend: str | None = None  # how a reproduced run ran it (transformers, vllm, api, file)
+
+
+class JudgeInfo(BaseModel):
+    """Who judged a record's numbers, as far as it is known: for a reproduced record, what really
+    answered (harness.types.JudgeIdentity); for a reported one, what the source (or the protocol
+    it follows) says. Never a secret: the host is scheme://host[:port][/path]."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(min_length=1)  # the model asked for
+    answered: list[str] = Field(default_factory=list)  # models that answered (reproduced records)
+    provider: Literal["openai", "azure", "openai-compatible"] | None = None  # None: not stated
+    host: str | None = None
+    api_version: str | None = None
+    official: bool | None = None  # the protocol's own judge; None: cannot tell
+    first_call: str | None = None
+    last_call: str | None = None
+    basis: str | None = None  # where a reported record's judge facts come from
+
+    @field_validator("host")
+    @classmethod
+    def _no_credentials(cls, v: str | None) -> str | None:
+        if v is not None and ("@" in v or "?" in v or "#" in v):
+            raise ValueError("must be scheme://host[:port][/path], without credentials or query")
+        return v
+
+    @property
+    def where(self) -> str:
+        """'azure', 'openai-compatible http://127.0.0.1:8000/v1', 'provider not stated'."""
+        return " ".join(x for x in (self.provider or "provider not stated", self.host) if x)
 
 
 class Reported(BaseModel):
@@ -113,10 +144,15 @@ class ResultRecord(BaseModel):
     n_scored: int | None = Field(default=None, ge=0)
     n_total: int | None = Field(default=None, ge=0)
     n_failed: int | None = Field(default=None, ge=0)
+    n_invalid: int | None = Field(default=None, ge=0)  # invalid answers (multiple choice); None: not reported
+    invalid_pct: float | None = Field(default=None, ge=0, le=100)  # of the answers scored
+    # the annotation file and how much of the canonical set the run covered (reproduced records)
+    coverage: Coverage | None = None
     groups: dict[str, dict[str, float | int | None]] = Field(default_factory=dict)
     protocol: str = Field(min_length=1)  # tarsier | strict | unknown | <other harness>
     judge: str | None = None  # None: no judge involved; "unknown": judged, judge not stated
     judge_note: str | None = None
+    judge_identity: JudgeInfo | None = None  # provider, host, API version, official or not
     frames: int | None = Field(default=None, ge=1)
     frame_rate: str | None = None  # when frames are given as a rate: "1 fps"
     provenance: Provenance
@@ -159,6 +195,13 @@ class ResultRecord(BaseModel):
             raise ValueError(f"n_scored {self.n_scored} > n_total {self.n_total}")
         if self.benchmark in JUDGED_BENCHMARKS and not self.judge:
             raise ValueError(f"judge: {self.benchmark} is judged by an LLM; name the judge or say 'unknown'")
+        if self.judge_identity is not None and judge_key(self.judge_identity.model) != judge_key(self.judge):
+            raise ValueError(f"judge_identity.model: {self.judge_identity.model!r} is not the judge {self.judge!r}")
+        if self.n_invalid is not None and self.n_total is not None and self.n_invalid > self.n_total:
+            raise ValueError(f"n_invalid {self.n_invalid} > n_total {self.n_total}")
+        cov = self.coverage
+        if cov is not None and (cov.n_run > cov.n_file or cov.n_run < 0):
+            raise ValueError(f"coverage: the run covers {cov.n_run} samples of a {cov.n_file}-sample file")
         if isinstance(self.provenance, Reproduced):
             if self.date is None:
                 raise ValueError("date: a reproduced record needs the run date")
@@ -331,17 +374,30 @@ def from_result(result: Any, *, run: str | None = None, model: ModelInfo | None 
         n_scored=result.n_scored,
         n_total=max(result.n_total, result.n_benchmark or 0),  # coverage of the whole benchmark
         n_failed=result.n_failed,
+        n_invalid=result.n_invalid if result.invalid_pct is not None or result.n_invalid else None,
+        invalid_pct=result.invalid_pct,
+        coverage=result.coverage,
         groups=result.groups,
         protocol=result.protocol,
         judge=result.judge_model,
+        judge_identity=JudgeInfo(**result.judge.model_dump()) if result.judge is not None else None,
         frames=result.frames,
         provenance=Reproduced(spec_hash=prov.spec_hash, score_hash=score_hash,
                               harness_version=result.harness_version or "unknown", run=run),
         date=result.date or datetime.now(timezone.utc).strftime("%Y-%m-%d"),
-        notes=([f"invalid answers: {result.n_invalid}"] if result.n_invalid else [])
-        + ([f"partial run: {result.n_total} of {result.n_benchmark} samples (--limit)"]
-           if result.n_benchmark and result.n_benchmark > result.n_total else []),
+        notes=_coverage_notes(result),
     )
+
+
+def _coverage_notes(result: Any) -> list[str]:
+    from harness.coverage import problems
+
+    notes = []
+    if result.n_benchmark and result.n_benchmark > result.n_total:
+        notes.append(f"partial run: {result.n_total} of {result.n_benchmark} samples (--limit)")
+    if result.coverage is not None and problems(result.coverage):
+        notes.append("not comparable with full runs: " + ", ".join(problems(result.coverage)))
+    return notes
 
 
 # The split each harness benchmark evaluates (what its annotation files hold).

@@ -18,7 +18,7 @@ from harness import registry
 from harness.adapter import Adapter, AdapterOptions
 from harness.benchmark import Benchmark
 from harness.errors import BadInput, HarnessError, JudgeNotConfigured
-from harness.metric import Metric, ScoreContext, failed_reasons
+from harness.metric import Metric, ScoreContext, failed_reasons, pct
 from harness.store import RunStore
 from harness.types import (
     Prediction,
@@ -57,14 +57,12 @@ class RunOutcome:
 
 # -- preparation ---------------------------------------------------------------------------
 def load_samples(bench: Benchmark, annotations: str | None, video_root: str | None,
-                 limit: int | None) -> tuple[list[Sample], str, str, int]:
-    """The run's samples, where they came from, their checksum, and the benchmark's full size."""
+                 limit: int | None) -> tuple[list[Sample], str, str, list[Sample]]:
+    """The run's samples, where they came from, their checksum, and every sample of the file."""
     ann = bench.load_annotations(annotations)
-    samples = bench.samples(ann, video_root)
-    n_benchmark = len(samples)
-    if limit is not None:
-        samples = samples[:limit]
-    return samples, ann.source, ann.sha256, n_benchmark
+    file_samples = bench.samples(ann, video_root)
+    samples = file_samples[:limit] if limit is not None else file_samples
+    return samples, ann.source, ann.sha256, file_samples
 
 
 def run_samples(store: RunStore, annotations: str | None = None) -> tuple[Benchmark, list[Sample], int]:
@@ -179,7 +177,10 @@ def generate(adapter: Adapter, store: RunStore, samples: list[Sample], progress:
 
 # -- scoring -------------------------------------------------------------------------------
 def score(store: RunStore, samples: list[Sample], metric: Metric, score_spec: ScoreSpec,
-          judge_settings: Any = None, progress: bool = True, n_benchmark: int | None = None) -> Result:
+          judge_settings: Any = None, progress: bool = True, n_benchmark: int | None = None,
+          file_samples: list[Sample] | None = None) -> Result:
+    """Score the run's samples; file_samples (every sample of the annotation file) lets the result
+    say which of the benchmark's subsets it covers."""
     predictions = store.predictions()
     existing = {} if metric.corpus_level else store.scores(score_spec)
     todo: list[tuple[Sample, Prediction]] = []
@@ -222,7 +223,7 @@ def score(store: RunStore, samples: list[Sample], metric: Metric, score_spec: Sc
     scores = store.scores(score_spec)
     rows = [(s, scores.get(s.id) or SampleScore(sample_id=s.id, status="failed", reason="not scored"))
             for s in samples]
-    result = make_result(store, metric, score_spec, rows, n_benchmark)
+    result = make_result(store, metric, score_spec, rows, n_benchmark, file_samples)
     if judge_usage is not None:  # calls, cache hits, tokens, cost of this invocation
         result.extra["judge_usage"] = judge_usage
     result.judge = judge_identity(store, score_spec, judge_usage)
@@ -271,8 +272,9 @@ async def _score_async(metric, todo, score_spec, judge_settings, emit, bar,
 
 
 def make_result(store: RunStore, metric: Metric, score_spec: ScoreSpec, rows,
-                n_benchmark: int | None = None) -> Result:
+                n_benchmark: int | None = None, file_samples: list[Sample] | None = None) -> Result:
     from harness import stats
+    from harness.coverage import coverage_of
 
     agg = metric.aggregate(rows, score_spec.protocol)
     spec = store.spec
@@ -280,7 +282,8 @@ def make_result(store: RunStore, metric: Metric, score_spec: ScoreSpec, rows,
     boot = stats.bootstrap(metric, rows, score_spec.protocol)
     intervals = {k: v for k, v in boot.intervals.items() if k in agg.metrics}
     extra = dict(agg.extra)
-    note = getattr(registry.benchmark(spec.benchmark), "note", None)
+    bench = registry.benchmark(spec.benchmark)
+    note = getattr(bench, "note", None)
     if note:  # e.g. EgoSchema: the public 500-question subset
         extra.setdefault("note", note)
     return Result(
@@ -297,9 +300,11 @@ def make_result(store: RunStore, metric: Metric, score_spec: ScoreSpec, rows,
         judge_model=score_spec.judge.model if score_spec.judge else None,
         n_total=len(rows),
         n_benchmark=n_benchmark,
+        coverage=coverage_of(bench, spec.annotation_sha256, [s for s, _ in rows], file_samples, n_benchmark),
         n_scored=agg.n_scored,
         n_failed=sum(not sc.ok for _, sc in rows),
         n_invalid=agg.n_invalid,
+        invalid_pct=pct(agg.n_invalid, sum(sc.ok for _, sc in rows)) if metric.reports_invalid else None,
         failed_reasons=failed_reasons(rows),
         groups=agg.groups,
         extra=extra,
@@ -314,7 +319,7 @@ def run(req: RunRequest) -> RunOutcome:
     metric: Metric = registry.metric(bench.metric)
     adapter = registry.adapter(req.model, req.options)
     check_judge(metric, req, bench)
-    samples, source, sha256, n_benchmark = load_samples(bench, req.annotations, req.video_root, req.limit)
+    samples, source, sha256, file_samples = load_samples(bench, req.annotations, req.video_root, req.limit)
     if not samples:
         raise BadInput(f"no samples in the {bench.name} annotations")
     shard_id = None
@@ -343,7 +348,7 @@ def run(req: RunRequest) -> RunOutcome:
     if req.stage in ("score", "all"):
         score_spec = ScoreSpec(metric=metric.name, protocol=req.protocol,
                                judge=req.judge.spec() if metric.needs_judge else None)
-        result = score(store, samples, metric, score_spec, req.judge, req.progress, n_benchmark)
+        result = score(store, samples, metric, score_spec, req.judge, req.progress, len(file_samples), file_samples)
     return RunOutcome(store.dir, result, n_generated)
 
 

@@ -58,6 +58,25 @@ class Comparison:
     test_method: str
     path: str = "none"
     keys: list[str] = field(default_factory=list)
+    n_resamples: int = 0  # permutations behind the p-values (their resolution is 1 / (1 + n))
+
+
+def format_p(p: float | None, n_resamples: int) -> str:
+    """'p = 0.0345', or 'p < 0.001' when no permutation was as extreme as the data: the test cannot
+    resolve a smaller p, so printing 1/(1 + n) (0.000999) would claim a precision it does not have."""
+    if p is None or math.isnan(p):
+        return "p -"
+    if n_resamples > 0 and p <= (1.0 + 1e-9) / (1 + n_resamples):
+        bound = 1.0 / n_resamples
+        digits = math.floor(math.log10(bound))
+        return f"p < {_round_up(bound, digits):g}"
+    return f"p = {p:.3g}"
+
+
+def _round_up(x: float, digits: int) -> float:
+    """x rounded up to one significant digit at 10**digits (1/999 -> 0.002, 1/1000 -> 0.001)."""
+    step = 10.0 ** digits
+    return math.ceil(x / step - 1e-9) * step
 
 
 # -- the design: which rows belong to which video ----------------------------------------
@@ -303,7 +322,7 @@ def paired_compare(metric: Metric, rows_a: list[Row], rows_b: list[Row], protoco
         a={k: va[k] for k in keys}, b={k: vb[k] for k in keys}, diff=diff, intervals=intervals,
         p_values=p_values, n_common=len(rows_a), n_clusters=design.n,
         interval_method="paired " + describe(n_resamples, seed, design.n, level), test_method=test,
-        path=path, keys=keys,
+        path=path, keys=keys, n_resamples=n_resamples,
     )
 
 

@@ -102,6 +102,23 @@ class JudgeIdentity(BaseModel):
     last_call: str | None = None
 
 
+class Coverage(BaseModel):
+    """What a result covers of its benchmark: the annotation file against the canonical one, how
+    many of the canonical rows the run took, which subsets. A result that covers less, or another
+    file, is not comparable with full runs on the canonical set (harness.coverage says why)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    annotation_sha256: str
+    # one of the benchmark's canonical files; None: the benchmark declares none (unverified)
+    canonical: bool | None = None
+    n_run: int  # samples the run covered (its annotation file, cut by --limit)
+    n_file: int  # samples in the run's annotation file
+    n_canonical: int | None = None  # rows of the canonical file, when the benchmark declares it
+    subsets: list[str] = Field(default_factory=list)  # annotation `dataset` values the run covered
+    n_subsets_expected: int | None = None  # subsets of the canonical file (known when the file is canonical)
+
+
 class RunSpec(BaseModel):
     """Everything that determines the predictions. Its hash names the run directory.
 
@@ -167,8 +184,11 @@ class Result(BaseModel):
     n_scored: int
     n_failed: int = 0
     n_invalid: int = 0
+    # invalid answers in percent of the answers scored (None: the metric has no invalid answers)
+    invalid_pct: float | None = None
     # samples in the benchmark's annotations: more than n_total when --limit cut the run short
     n_benchmark: int | None = None
+    coverage: Coverage | None = None  # the annotation file and how much of the canonical set the run covers
     failed_reasons: dict[str, int] = Field(default_factory=dict)
     groups: dict[str, dict[str, float | int | None]] = Field(default_factory=dict)
     extra: dict[str, Any] = Field(default_factory=dict)

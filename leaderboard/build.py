@@ -42,6 +42,7 @@ class BuildOptions:
     annotation_dirs: list[str] = field(default_factory=list)
     strip_frames: int = 8
     plots: bool = True
+    include_runs: bool = False  # runs not published to results/ enter the tables too, marked unpublished
     title: str = "Video-language model leaderboard"
 
 
@@ -78,9 +79,15 @@ def _env():
     env.globals.update(
         fmt=D.fmt, digits_for=D.digits_for, frames_text=D.frames_text, split_label=D.split_label,
         role_of=D.role_of, safe_url=D.safe_url, metric_short=D.METRIC_SHORT, role_labels=D.ROLE_LABELS,
-        size_labels=D.SIZE_LABELS,
+        size_labels=D.SIZE_LABELS, judge_text=D.judge_text, coverage_text=_coverage_text,
     )
     return env
+
+
+def _coverage_text(cov) -> str:
+    from harness.coverage import describe
+
+    return describe(cov).removeprefix("coverage: ")
 
 
 def _video_root_for(bench: str, roots: list[str]) -> str | None:
@@ -113,17 +120,15 @@ def build_site(opts: BuildOptions) -> BuildReport:
     if opts.runs and not Path(opts.runs).is_dir():
         raise BadInput(f"runs folder not found: {opts.runs}; pass --runs DIR (a run store root)")
     runs: list[RunInfo] = find_runs(runs_root, report.warnings) if runs_root else []
-    published = {(r.provenance.spec_hash, r.provenance.score_hash) for r in records if r.kind == "reproduced"}
-    for run in runs:
-        for rec in run.records:
-            if (rec.provenance.spec_hash, rec.provenance.score_hash) not in published:
-                records.append(rec)
-                published.add((rec.provenance.spec_hash, rec.provenance.score_hash))
+    unpublished = _unpublished_records(records, runs) if opts.include_runs else []
+    records += unpublished
+    unpublished_ids = {r.id for r in unpublished}
     timings["load"] = time.perf_counter() - t
     report.n_records, report.n_runs = len(records), len(runs)
 
     prepare_out(out)
     site = D.site_data(records)
+    n_subsets = D.subset_counts(records)
     slugs = {name: page.slug for name, page in site.models.items()}
     for run in runs:  # a run's model gets a page even before it has a scored result
         if run.model not in slugs:
@@ -134,24 +139,7 @@ def build_site(opts: BuildOptions) -> BuildReport:
     runs_by_bench: dict[str, list[RunInfo]] = defaultdict(list)
     for run in runs:
         runs_by_bench[run.benchmark].append(run)
-    pairs: dict = {}
-    explorer_of_bench: dict[str, str] = {}
-    run_explorer: dict[str, str] = {}
-    for bench, bruns in sorted(runs_by_bench.items()):
-        bruns = [r for r in bruns if (r.dir / "predictions.jsonl").is_file()]
-        if not bruns:
-            continue
-        samples = load_samples(bench, bruns, opts.annotation_dirs, _video_root_for(bench, opts.video_roots),
-                               report.warnings)
-        title = next((r.benchmark_title for r in records if r.benchmark == bench), None) or _bench_title(bench)
-        edir = out / "explore" / slugify(bench)
-        summary = build_explorer(bench, title, bruns, edir, samples=samples, strip_frames=opts.strip_frames,
-                                 warnings=report.warnings, model_slugs=slugs, root="../../")
-        explorer_of_bench[bench] = f"explore/{slugify(bench)}/index.html"
-        for run in bruns:
-            run_explorer[run.spec_hash] = f"explore/{slugify(bench)}/index.html#run={run.spec_hash}"
-        report.explorers.append(summary)
-        pairs.update(paired_tests(bruns, samples))
+    explorer_of_bench, run_explorer, pairs = _build_explorers(opts, out, runs_by_bench, records, slugs, report)
     timings["explorer"] = time.perf_counter() - t
 
     def explorer_for(rec: ResultRecord) -> str | None:
@@ -164,7 +152,8 @@ def build_site(opts: BuildOptions) -> BuildReport:
     plot_jobs: list[tuple] = []
     for key, ftitle, blurb, benches in site.families:
         recs = [r for b in benches for r in site.benchmarks[b]]
-        table = D.make_table(f"table-{key}", ftitle, "", recs, slugs, metrics="headline", pairs=pairs)
+        table = D.make_table(f"table-{key}", ftitle, "", recs, slugs, metrics="headline", pairs=pairs,
+                             unpublished=unpublished_ids, n_subsets=n_subsets)
         bviews = [_bench_summary(b, site.benchmarks[b], explorer_of_bench, runs_by_bench) for b in benches]
         plots = []
         if key == "detailed-caption":
@@ -175,8 +164,9 @@ def build_site(opts: BuildOptions) -> BuildReport:
             brecs = site.benchmarks[b]
             btitle = bviews[benches.index(b)]["title"]
             btable = D.make_table(f"table-{slugify(b)}", f"All results on {btitle}", "", brecs, slugs,
-                                  metrics="all", pairs=pairs)
-            group_tables = _group_tables(b, brecs, slugs)
+                                  metrics="all", pairs=pairs, unpublished=unpublished_ids, n_subsets=n_subsets)
+            apart = {r.id: D.apart_reasons(r, r.id in unpublished_ids, n_subsets.get(b)) for r in brecs}
+            group_tables = _group_tables(b, brecs, slugs, apart)
             bplots = _plan_plots("../", btable, brecs, plot_jobs, limit_to_headline=True, subsets=(b == "dream"))
             bench_views[b] = {**bviews[benches.index(b)], "table": btable, "group_tables": group_tables,
                               "plots": bplots, "description": _bench_description(b, brecs),
@@ -202,6 +192,7 @@ def build_site(opts: BuildOptions) -> BuildReport:
     env = _env()
     env.globals["explorer_for"] = explorer_for
     env.globals["site"] = siteinfo
+    siteinfo["n_unpublished"] = len(unpublished_ids)
     kinds = Counter(r.kind for r in records)
     pages = 0
     _render(out, "index.html", out / "index.html", env=env, root="", nav="index", families=fam_views,
@@ -219,7 +210,7 @@ def build_site(opts: BuildOptions) -> BuildReport:
     model_list = []
     for name, page in sorted(site.models.items(), key=lambda kv: kv[0].lower()):
         recs = sorted(page.records, key=lambda r: (D.bench_sort_key(r.benchmark), r.split, r.kind, r.id))
-        mruns = [_run_view(run, explorer_of_bench, records) for run in runs if run.model == name]
+        mruns = [_run_view(run, run_explorer, records) for run in runs if run.model == name]
         page.n_benchmarks = len({r.benchmark for r in recs})  # type: ignore[attr-defined]
         page.n_reproduced = sum(r.kind == "reproduced" for r in recs)  # type: ignore[attr-defined]
         _render(out, "model.html", out / "models" / f"{page.slug}.html", env=env, root="../", nav="models",
@@ -235,13 +226,13 @@ def build_site(opts: BuildOptions) -> BuildReport:
                 explorers=report.explorers)
         pages += 1
         for e in report.explorers:
-            _render(out, "explorer.html", out / "explore" / slugify(e["benchmark"]) / "index.html", env=env,
+            _render(out, "explorer.html", out / "explore" / e["folder"] / "index.html", env=env,
                     root="../../", nav="explore", e=e)
             pages += 1
     timings["pages"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    write_downloads(out / "downloads", records)
+    write_downloads(out / "downloads", records, unpublished_ids, n_subsets)
     static = out / "static"
     static.mkdir(exist_ok=True)
     for f in (HERE / "static").iterdir():
@@ -251,6 +242,64 @@ def build_site(opts: BuildOptions) -> BuildReport:
     timings["total"] = time.perf_counter() - t_all
     report.n_pages = pages
     return report
+
+
+def _build_explorers(opts: BuildOptions, out: Path, runs_by_bench: dict[str, list[RunInfo]],
+                     records: list[ResultRecord], slugs: dict[str, str], report: BuildReport):
+    """One explorer per benchmark and annotation file: runs side by side share sample ids only when
+    they ran on the same file. The benchmark's canonical file (else the file most runs used) gets
+    explore/<bench>/, any other file explore/<bench>-<sha256[:8]>/.
+
+    Returns (benchmark -> its main explorer, run spec hash -> its explorer link, paired tests)."""
+    explorer_of_bench: dict[str, str] = {}
+    run_explorer: dict[str, str] = {}
+    pairs: dict = {}
+    for bench, bruns in sorted(runs_by_bench.items()):
+        groups: dict[str, list[RunInfo]] = defaultdict(list)
+        for r in bruns:
+            if (r.dir / "predictions.jsonl").is_file():
+                groups[r.annotation_sha256].append(r)
+        canonical = set(getattr(_benchmark(bench), "canonical_sha256", ()) or ())
+        order = sorted(groups, key=lambda sha: (sha not in canonical, -len(groups[sha]), sha))
+        title = next((r.benchmark_title for r in records if r.benchmark == bench), None) or _bench_title(bench)
+        for i, sha in enumerate(order):
+            truns = groups[sha]
+            folder = slugify(bench) if i == 0 else f"{slugify(bench)}-{sha[:8]}"
+            samples = load_samples(bench, truns, opts.annotation_dirs, _video_root_for(bench, opts.video_roots),
+                                   report.warnings)
+            summary = build_explorer(bench, title, truns, out / "explore" / folder, samples=samples,
+                                     strip_frames=opts.strip_frames, warnings=report.warnings, model_slugs=slugs,
+                                     root="../../")
+            summary["folder"] = folder
+            summary["annotations"] = truns[0].annotations
+            explorer_of_bench.setdefault(bench, f"explore/{folder}/index.html")
+            for run in truns:
+                run_explorer[run.spec_hash] = f"explore/{folder}/index.html#run={run.spec_hash}"
+            report.explorers.append(summary)
+            pairs.update(paired_tests(truns, samples))
+    return explorer_of_bench, run_explorer, pairs
+
+
+def _benchmark(name: str):
+    try:
+        from harness import registry
+
+        return registry.benchmark(name)
+    except Exception:
+        return None
+
+
+def _unpublished_records(records: list[ResultRecord], runs: list[RunInfo]) -> list[ResultRecord]:
+    """The runs' results that are not published in results/ (--include-runs): shown, marked unpublished."""
+    published = {(r.provenance.spec_hash, r.provenance.score_hash) for r in records if r.kind == "reproduced"}
+    out = []
+    for run in runs:
+        for rec in run.records:
+            key = (rec.provenance.spec_hash, rec.provenance.score_hash)
+            if key not in published:
+                out.append(rec)
+                published.add(key)
+    return out
 
 
 def _render(out: Path, template: str, path: Path, env, **ctx) -> None:
@@ -332,10 +381,9 @@ def _run_view(run: RunInfo, explorers: dict, records: list[ResultRecord]) -> dic
             scored = f"{ss.result.n_scored}/{max(ss.result.n_total, ss.result.n_benchmark or 0)}"
             break
     title = next((r.benchmark_title for r in records if r.benchmark == run.benchmark), run.benchmark)
-    exp = explorers.get(run.benchmark)
     return {"bench_title": title, "rel": run.rel, "backend": run.spec.backend, "revision": run.spec.model_revision,
             "frames": "–" if run.spec.backend == "file" else run.spec.frames.n_frames, "scored": scored,
-            "explorer": f"{exp}#run={run.spec_hash}" if exp else None}
+            "explorer": explorers.get(run.spec_hash)}
 
 
 # -- group tables (per subset / subtask / duration / bucket) ---------------------------------
@@ -345,7 +393,7 @@ GROUP_TITLES = {"subset": "Per subset", "subtask": "Per subtask", "duration": "P
                 "shots": "Per bucket: number of shots", "events": "Per bucket: number of events"}
 
 
-def _group_tables(bench: str, recs: list[ResultRecord], slugs: dict) -> list[D.Table]:
+def _group_tables(bench: str, recs: list[ResultRecord], slugs: dict, apart: dict[str, list[str]]) -> list[D.Table]:
     by_prefix: dict[str, list[tuple[ResultRecord, str, dict]]] = defaultdict(list)
     for r in recs:
         for gkey, vals in r.groups.items():
@@ -355,49 +403,54 @@ def _group_tables(bench: str, recs: list[ResultRecord], slugs: dict) -> list[D.T
             by_prefix[prefix].append((r, value, vals))
     tables = []
     for prefix in sorted(by_prefix, key=lambda p: (list(GROUP_TITLES).index(p) if p in GROUP_TITLES else 99, p)):
-        items = by_prefix[prefix]
-        cols: dict[tuple, D.Column] = {}
-        rows: dict[str, D.Row] = {}
-        order_values: list[str] = []
-        for r, value, vals in items:
-            metric = r.metric if r.metric in vals else next(
-                (k for k, v in vals.items() if k not in ("n", "n_failed") and isinstance(v, (int, float))), None)
-            if metric is None or vals.get(metric) is None:
-                continue
-            if value not in order_values:
-                order_values.append(value)
-            ckey = (bench, prefix, value, metric, D.judge_key(r.judge))
-            if ckey not in cols:
-                vtitle = D.DREAM_SUBSET_TITLES.get(value, value) if bench == "dream" else value
-                cols[ckey] = D.Column(ckey, f"{bench}-{prefix}-{value}", vtitle, "", metric, r.judge)
-            cols[ckey].n += 1
-            row = rows.get(r.id)
-            if row is None:
-                row = rows[r.id] = D.Row((r.id,), r.model, slugs.get(r.model.name, slugify(r.model.name)), r.kind,
-                                         D.role_of(r), D.source_label(r), D.provenance_text(r), list(r.flags),
-                                         D.source_where(r))
-            extra = ", ".join(f"{D.METRIC_SHORT.get(k, k)} {D.fmt(v, D.digits_for(r, v)) if isinstance(v, float) else v}"
-                              for k, v in vals.items() if v is not None)
-            iv = None
-            cell = D.Cell(r, metric, float(vals[metric]), iv, note=f"{prefix} {value}: {extra}")
-            row.cells[ckey] = cell
-        if not cols:
-            continue
-        if bench == "dream" and prefix == "subset":
-            rank = {v: i for i, v in enumerate(D.DREAM_SUBSET_ORDER)}
-        else:
-            rank = {v: i for i, v in enumerate(sorted(order_values, key=D.natural_key))}
-        columns = sorted(cols.values(), key=lambda c: (rank.get(c.key[2], 99), c.key[4] == "unknown", c.key[4]))
-        if len(columns) > 40:
-            columns = columns[:40]
-        table = D.Table(f"groups-{slugify(bench)}-{slugify(prefix)}", GROUP_TITLES.get(prefix, f"Per {prefix}"),
-                        "Values as the source or the run reports them per group (no intervals); hover a cell "
-                        "for every value and the group size.", columns, list(rows.values()), show_ci=False)
-        first = columns[0]
-        table.sort_column = first.id
-        table.rows.sort(key=lambda row: D._row_sort(row, first.key))
-        tables.append(table)
+        table = _group_table(bench, prefix, by_prefix[prefix], slugs, apart)
+        if table is not None:
+            tables.append(table)
     return tables
+
+
+def _group_table(bench: str, prefix: str, items: list, slugs: dict, apart: dict[str, list[str]]) -> D.Table | None:
+    """One table of per-group values (a column per subset, subtask or bucket); records that are not
+    ranked go below, apart, as in the main tables."""
+    cols: dict[tuple, D.Column] = {}
+    rows: dict[str, D.Row] = {}
+    for r, value, vals in items:
+        metric = r.metric if r.metric in vals else next(
+            (k for k, v in vals.items() if k not in ("n", "n_failed") and isinstance(v, (int, float))), None)
+        if metric is None or vals.get(metric) is None:
+            continue
+        ckey = (bench, prefix, value, metric, D.judge_key(r.judge), D.judge_origin(r))
+        if ckey not in cols:
+            vtitle = D.DREAM_SUBSET_TITLES.get(value, value) if bench == "dream" else value
+            cols[ckey] = D.Column(ckey, f"{bench}-{prefix}-{value}", vtitle, "", metric, r.judge,
+                                  judge_origin=D.judge_origin(r))
+        cols[ckey].n += 1
+        row = rows.get(r.id)
+        if row is None:
+            row = rows[r.id] = D.Row((r.id,), r.model, slugs.get(r.model.name, slugify(r.model.name)), r.kind,
+                                     D.role_of(r), D.source_label(r), D.provenance_text(r), list(r.flags),
+                                     D.source_where(r), apart=list(apart.get(r.id, [])))
+        extra = ", ".join(f"{D.METRIC_SHORT.get(k, k)} {D.fmt(v, D.digits_for(r, v)) if isinstance(v, float) else v}"
+                          for k, v in vals.items() if v is not None)
+        row.cells[ckey] = D.Cell(r, metric, float(vals[metric]), None, note=f"{prefix} {value}: {extra}")
+    if not cols:
+        return None
+    if bench == "dream" and prefix == "subset":
+        rank = {v: (i,) for i, v in enumerate(D.DREAM_SUBSET_ORDER)}
+        order = lambda v: rank.get(v, (99,))  # noqa: E731
+    else:
+        order = D.bound_key  # numeric bounds first: <=3, 4-5, 6-7, >=8
+    columns = sorted(cols.values(), key=lambda c: (order(c.key[2]), c.key[4] == "unknown", c.key[4], c.key[5]))
+    columns = columns[:40]
+    table = D.Table(f"groups-{slugify(bench)}-{slugify(prefix)}", GROUP_TITLES.get(prefix, f"Per {prefix}"),
+                    "Values as the source or the run reports them per group (no intervals); hover a cell "
+                    "for every value and the group size.", columns,
+                    [row for row in rows.values() if not row.apart], show_ci=False,
+                    apart=[row for row in rows.values() if row.apart])
+    first = columns[0]
+    table.sort_column = first.id
+    table.rows.sort(key=lambda row: D._row_sort(row, first.key))
+    return table
 
 
 # -- figures ---------------------------------------------------------------------------------
@@ -469,9 +522,12 @@ def _draw(out: Path, jobs: list, warnings: list[str]) -> None:
 # -- downloads -------------------------------------------------------------------------------
 CSV_COLUMNS = ["id", "benchmark", "benchmark_title", "split", "model", "checkpoint", "printed_name", "params",
                "open_weights", "org", "backend", "metric", "headline", "value", "ci_low", "ci_high",
-               "interval_method", "n_scored", "n_total", "n_failed", "protocol", "judge", "frames", "frame_rate",
-               "provenance", "role", "source", "where", "url", "spec_hash", "score_hash", "harness_version",
-               "run", "date", "flags", "notes"]
+               "interval_method", "n_scored", "n_total", "n_failed", "n_invalid", "invalid_pct", "ranked",
+               "not_ranked_because", "published", "annotation_canonical", "annotation_sha256", "n_run",
+               "n_canonical", "subsets_covered", "n_subsets_expected", "protocol", "judge", "judge_official",
+               "judge_provider", "judge_host", "judge_api_version", "judge_answered", "judge_first_call",
+               "judge_last_call", "judge_basis", "frames", "frame_rate", "provenance", "role", "source", "where",
+               "url", "spec_hash", "score_hash", "harness_version", "run", "date", "flags", "notes"]
 
 
 def _csv_safe(v: Any) -> Any:
@@ -481,34 +537,55 @@ def _csv_safe(v: Any) -> Any:
     return v
 
 
-def write_downloads(folder: Path, records: list[ResultRecord]) -> None:
+def _record_columns(r: ResultRecord, apart: list[str], published: bool) -> dict[str, Any]:
+    """The columns of a record that do not depend on the metric (coverage, judge, provenance)."""
+    p, cov, ji = r.provenance, r.coverage, r.judge_identity
+    return {
+        "id": r.id, "benchmark": r.benchmark, "benchmark_title": r.benchmark_title, "split": r.split,
+        "model": r.model.name, "checkpoint": r.model.checkpoint, "printed_name": r.model.printed_name,
+        "params": r.model.params, "open_weights": r.model.open_weights, "org": r.model.org,
+        "backend": r.model.backend, "n_scored": r.n_scored, "n_total": r.n_total, "n_failed": r.n_failed,
+        "n_invalid": r.n_invalid, "invalid_pct": r.invalid_pct, "ranked": not apart,
+        "not_ranked_because": "; ".join(apart), "published": published,
+        "annotation_canonical": cov.canonical if cov else None, "annotation_sha256": cov.annotation_sha256 if cov else None,
+        "n_run": cov.n_run if cov else None, "n_canonical": cov.n_canonical if cov else None,
+        "subsets_covered": ";".join(cov.subsets) if cov else None,
+        "n_subsets_expected": cov.n_subsets_expected if cov else None,
+        "protocol": r.protocol, "judge": r.judge, "judge_official": ji.official if ji else None,
+        "judge_provider": ji.provider if ji else None, "judge_host": ji.host if ji else None,
+        "judge_api_version": ji.api_version if ji else None,
+        "judge_answered": ";".join(ji.answered) if ji else None, "judge_first_call": ji.first_call if ji else None,
+        "judge_last_call": ji.last_call if ji else None, "judge_basis": ji.basis if ji else None,
+        "frames": r.frames, "frame_rate": r.frame_rate, "provenance": r.kind, "role": D.role_of(r),
+        "source": getattr(p, "source", None), "where": getattr(p, "where", None),
+        "url": getattr(p, "url", None), "spec_hash": getattr(p, "spec_hash", None),
+        "score_hash": getattr(p, "score_hash", None), "harness_version": getattr(p, "harness_version", None),
+        "run": getattr(p, "run", None), "date": r.date, "flags": ";".join(r.flags), "notes": " | ".join(r.notes),
+    }
+
+
+def write_downloads(folder: Path, records: list[ResultRecord], unpublished: set[str] | None = None,
+                    n_subsets: dict[str, int] | None = None) -> None:
+    """results.csv (one row per value) and results.json (the records, and which are ranked)."""
     import pandas as pd
 
+    unpublished, n_subsets = unpublished or set(), n_subsets or {}
     folder.mkdir(parents=True, exist_ok=True)
-    rows = []
+    rows, board = [], {}
     for r in sorted(records, key=lambda x: x.id):
-        p = r.provenance
+        apart = D.apart_reasons(r, r.id in unpublished, n_subsets.get(r.benchmark))
+        board[r.id] = {"ranked": not apart, "not_ranked_because": apart, "published": r.id not in unpublished}
+        base = _record_columns(r, apart, r.id not in unpublished)
         for metric, value in r.metrics.items():
             iv = r.intervals.get(metric)
-            rows.append({k: _csv_safe(v) for k, v in {
-                "id": r.id, "benchmark": r.benchmark, "benchmark_title": r.benchmark_title, "split": r.split,
-                "model": r.model.name, "checkpoint": r.model.checkpoint, "printed_name": r.model.printed_name,
-                "params": r.model.params, "open_weights": r.model.open_weights, "org": r.model.org,
-                "backend": r.model.backend, "metric": metric, "headline": metric == r.metric, "value": value,
-                "ci_low": iv[0] if iv else None, "ci_high": iv[1] if iv else None,
-                "interval_method": r.interval_method if iv else None, "n_scored": r.n_scored,
-                "n_total": r.n_total, "n_failed": r.n_failed, "protocol": r.protocol, "judge": r.judge,
-                "frames": r.frames, "frame_rate": r.frame_rate, "provenance": r.kind, "role": D.role_of(r),
-                "source": getattr(p, "source", None), "where": getattr(p, "where", None),
-                "url": getattr(p, "url", None), "spec_hash": getattr(p, "spec_hash", None),
-                "score_hash": getattr(p, "score_hash", None), "harness_version": getattr(p, "harness_version", None),
-                "run": getattr(p, "run", None), "date": r.date, "flags": ";".join(r.flags),
-                "notes": " | ".join(r.notes),
-            }.items()})
+            row = {**base, "metric": metric, "headline": metric == r.metric, "value": value,
+                   "ci_low": iv[0] if iv else None, "ci_high": iv[1] if iv else None,
+                   "interval_method": r.interval_method if iv else None}
+            rows.append({k: _csv_safe(v) for k, v in row.items()})
     df = pd.DataFrame(rows, columns=CSV_COLUMNS)
-    df["frames"] = df["frames"].astype("Int64")
-    for c in ("n_scored", "n_total", "n_failed"):
+    for c in ("frames", "n_scored", "n_total", "n_failed", "n_invalid", "n_run", "n_canonical", "n_subsets_expected"):
         df[c] = df[c].astype("Int64")
     df.to_csv(folder / "results.csv", index=False)
-    payload = {"schema_version": 1, "records": [r.model_dump(mode="json") for r in sorted(records, key=lambda x: x.id)]}
+    payload = {"schema_version": 1, "records": [r.model_dump(mode="json") for r in sorted(records, key=lambda x: x.id)],
+               "board": board}
     (folder / "results.json").write_text(json.dumps(payload, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

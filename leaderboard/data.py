@@ -95,6 +95,19 @@ def natural_key(s: str):
     return [(0, int(t), "") if t.isdigit() else (1, 0, t) for t in re.split(r"(\d+)", str(s)) if t]
 
 
+def bound_key(value: str):
+    """Order group values by their numeric bounds: '<=3' < '4-5' < '6-7' < '>=8', '<=1' < '==2';
+    values without bounds after them, in natural order."""
+    import re
+
+    m = re.fullmatch(r"\s*(<=|<|>=|>|==)?\s*(\d+(?:\.\d+)?)(?:\s*-\s*(\d+(?:\.\d+)?))?\s*", str(value))
+    if not m:
+        return (1, 0.0, 0.0, natural_key(value))
+    op, a, b = m.group(1), float(m.group(2)), float(m.group(3) or m.group(2))
+    lo, hi = {"<=": (-math.inf, a), "<": (-math.inf, a), ">=": (a, math.inf), ">": (a, math.inf)}.get(op, (a, b))
+    return (0, lo, hi, [])
+
+
 def fmt(v: float | None, digits: int = 1) -> str:
     if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return "–"
@@ -141,11 +154,18 @@ class Column:
     metric: str
     judge: str | None  # as displayed; None = no judge
     n: int = 0
+    judge_origin: str = ""  # "" = the judge as published; else why this judge is not the official one
 
     @property
     def id(self) -> str:
         parts = [self.benchmark, self.split, self.metric, judge_key(self.judge) or "nojudge"]
-        return slugify("-".join(parts), 120)
+        if self.judge_origin:
+            parts.append(self.judge_origin)
+        return slugify("-".join(parts), 160)
+
+    @property
+    def unofficial(self) -> bool:
+        return bool(self.judge_origin)
 
     @property
     def split_text(self) -> str:
@@ -192,7 +212,12 @@ class Cell:
         r = self.record
         if r.n_scored is None or r.n_total is None:
             return "coverage not reported"
-        return f"{r.n_scored}/{r.n_total} scored"
+        text = f"{r.n_scored}/{r.n_total} scored"
+        if r.coverage is not None:
+            from harness.coverage import describe
+
+            text += "; " + describe(r.coverage).removeprefix("coverage: ")
+        return text + invalid_text(r)
 
     @property
     def sort_value(self) -> str:
@@ -202,7 +227,7 @@ class Cell:
         r = self.record
         lines = [f"{r.benchmark_title} {METRIC_LABELS.get(self.metric, self.metric)}: {self.text} "
                  f"{self.interval_text}", "coverage: " + self.coverage.replace("coverage ", ""), provenance_text(r),
-                 f"judge: {r.judge}" if r.judge else "judge: none",
+                 "judge: " + judge_text(r),
                  f"frames: {frames_text(r)}", f"protocol: {r.protocol}"]
         if self.note:
             lines.insert(1, self.note)
@@ -223,6 +248,8 @@ class Row:
     flags: list[str]
     source_where: str = ""
     cells: dict[tuple, Cell] = field(default_factory=dict)
+    apart: list[str] = field(default_factory=list)  # why the row is not ranked ("100/1000", "unpublished run")
+    notes: list[str] = field(default_factory=list)  # shown in the row, not a reason to leave the ranking
 
     @property
     def records(self) -> list[ResultRecord]:
@@ -261,9 +288,10 @@ class Table:
     title: str
     blurb: str
     columns: list[Column]
-    rows: list[Row]
+    rows: list[Row]  # ranked
     sort_column: str | None = None
     show_ci: bool = True
+    apart: list[Row] = field(default_factory=list)  # shown below, never ranked: partial, non-canonical, unpublished
 
     @property
     def column_groups(self) -> list[tuple[str, str, int]]:
@@ -293,6 +321,67 @@ def provenance_text(r: ResultRecord) -> str:
                 "third-party": "reported by a third party"}[p.role]
         return f"{role}: {p.source}, {p.where}"
     return f"reproduced: run {p.spec_hash}, harness {p.harness_version}"
+
+
+def judge_text(r: ResultRecord) -> str:
+    """'gpt-35-turbo-0125 (azure, official)', 'gpt-35-turbo-0125 (not the official judge: ...)'."""
+    if not r.judge:
+        return "none"
+    origin = judge_origin(r)
+    ji = r.judge_identity
+    if origin:
+        return f"{r.judge} (not the official judge: {origin})"
+    if ji is not None and ji.official:
+        return f"{r.judge} ({ji.where}, the protocol's judge" + (f"; {ji.basis}" if ji.basis and r.kind == "reported" else "") + ")"
+    return r.judge
+
+
+def judge_origin(r: ResultRecord) -> str:
+    """Why a record's judge is not the official one ('' when it is, or as its source states it).
+
+    Numbers of different judges are different columns even when the model names agree: a local
+    server calling itself gpt-35-turbo-0125 is not Azure's gpt-35-turbo-0125.
+    """
+    if r.judge is None or judge_key(r.judge) == "unknown":
+        return ""
+    ji = r.judge_identity
+    if ji is None:
+        return "" if r.kind == "reported" else "identity not recorded"
+    if ji.official:
+        return ""
+    answered = f", answered as {', '.join(ji.answered)}" if ji.answered and ji.answered != [ji.model] else ""
+    return f"{ji.where}{answered}"
+
+
+def invalid_text(r: ResultRecord) -> str:
+    if r.invalid_pct is None:
+        return f"; {r.n_invalid} invalid answers" if r.n_invalid else ""
+    return f"; {r.n_invalid} invalid answers ({r.invalid_pct:.1f}%)"
+
+
+def apart_reasons(r: ResultRecord, unpublished: bool = False, n_subsets: int | None = None) -> list[str]:
+    """Why a record is shown apart from the ranking (empty: ranked). Reported numbers are taken as
+    their source published them; a reproduced one must cover the whole canonical set."""
+    from harness.coverage import problems
+
+    out = ["unpublished run"] if unpublished else []
+    if r.kind == "reported":
+        return out
+    if r.coverage is not None:
+        return out + problems(r.coverage, n_subsets)
+    if r.n_scored is not None and r.n_total is not None and r.n_scored + (r.n_failed or 0) < r.n_total:
+        out.append(f"{r.n_scored + (r.n_failed or 0)}/{r.n_total}")
+    return out
+
+
+def row_notes(r: ResultRecord) -> list[str]:
+    """Facts shown in a ranked row itself: unverified annotations, invalid answers."""
+    out = []
+    if r.kind == "reproduced" and (r.coverage is None or r.coverage.canonical is None):
+        out.append("annotations unverified")
+    if r.n_invalid:
+        out.append(f"{r.n_invalid} invalid" + (f" ({r.invalid_pct:.1f}%)" if r.invalid_pct is not None else ""))
+    return out
 
 
 def role_of(r: ResultRecord) -> str:
@@ -335,7 +424,7 @@ def row_key(r: ResultRecord) -> tuple:
 
 
 def column_key(r: ResultRecord, metric: str) -> tuple:
-    return (r.benchmark, r.split, metric, judge_key(r.judge))
+    return (r.benchmark, r.split, metric, judge_key(r.judge), judge_origin(r))
 
 
 def bench_sort_key(bench: str) -> tuple:
@@ -353,20 +442,52 @@ def split_sort_key(bench: str, split: str) -> tuple:
 
 
 def make_table(tid: str, title: str, blurb: str, records: list[ResultRecord], slugs: dict[str, str],
-               metrics: str = "headline", pairs: dict | None = None) -> Table:
-    """metrics: 'headline' (one column per headline) or 'all' (every metric of the records)."""
+               metrics: str = "headline", pairs: dict | None = None, unpublished: set[str] | None = None,
+               n_subsets: dict[str, int] | None = None) -> Table:
+    """metrics: 'headline' (one column per headline) or 'all' (every metric of the records).
+
+    unpublished: ids of records that come from run directories, not from results/; n_subsets: each
+    benchmark's subset count (for "1 of 5 subsets"). Records that are partial, non-canonical or
+    unpublished go to table.apart, one row each, never ranked with the others.
+    """
+    unpublished, n_subsets = unpublished or set(), n_subsets or {}
+    columns, col_records = _columns(records, metrics)
+    rows: dict[tuple, Row] = {}
+    apart: list[Row] = []
+    for r in sorted(records, key=lambda x: x.id):
+        why = apart_reasons(r, r.id in unpublished, n_subsets.get(r.benchmark))
+        if why:
+            row = _new_row((r.id,), r, slugs)
+            row.apart = why
+            apart.append(row)
+        else:
+            row = _row_for(rows, r, metrics, slugs)
+        _fill_cells(row, r, metrics)
+        for note in row_notes(r):
+            if note not in row.notes:
+                row.notes.append(note)
+    table = Table(tid, title, blurb, columns, list(rows.values()), apart=apart)
+    mark_ties(table, pairs or {})
+    if columns:
+        # default order: the first column whose metric is a headline, best first
+        first = next((c for c in columns if c.metric == _headline_of(col_records[c.key])), columns[0])
+        table.sort_column = first.id
+        table.rows.sort(key=lambda row: _row_sort(row, first.key))
+        table.apart.sort(key=lambda row: _row_sort(row, first.key))
+    return table
+
+
+def _columns(records: list[ResultRecord], metrics: str) -> tuple[list[Column], dict[tuple, list[ResultRecord]]]:
     col_records: dict[tuple, list[ResultRecord]] = defaultdict(list)
     col_meta: dict[tuple, Column] = {}
     metric_order: dict[str, list[str]] = defaultdict(list)
     for r in records:
-        names = [r.metric] if metrics == "headline" else _metric_names(r)
-        for m in names:
-            if r.metrics.get(m) is None:
-                continue
+        for m in _names(r, metrics):
             key = column_key(r, m)
             col_records[key].append(r)
             if key not in col_meta:
-                col_meta[key] = Column(key, r.benchmark, r.benchmark_title, r.split, m, r.judge)
+                col_meta[key] = Column(key, r.benchmark, r.benchmark_title, r.split, m, r.judge,
+                                       judge_origin=judge_origin(r))
             if m not in metric_order[r.benchmark]:
                 metric_order[r.benchmark].append(m)
     for key, col in col_meta.items():
@@ -378,36 +499,39 @@ def make_table(tid: str, title: str, blurb: str, records: list[ResultRecord], sl
     def col_sort(c: Column):
         jk = judge_key(c.judge)
         return (bench_sort_key(c.benchmark), split_sort_key(c.benchmark, c.split),
-                jk == "unknown", -judge_rank[(c.benchmark, jk)], jk,
+                jk == "unknown", -judge_rank[(c.benchmark, jk)], jk, c.judge_origin,
                 _metric_rank(c.metric, metric_order[c.benchmark]))
 
-    columns = sorted(col_meta.values(), key=col_sort)
-    rows: dict[tuple, Row] = {}
-    for r in sorted(records, key=lambda x: x.id):
-        base = row_key(r)
-        key = base
-        names = [r.metric] if metrics == "headline" else _metric_names(r)
-        ckeys = [column_key(r, m) for m in names if r.metrics.get(m) is not None]
-        n = 1
-        while key in rows and any(ck in rows[key].cells and rows[key].cells[ck].record.id != r.id for ck in ckeys):
-            n += 1
-            key = base + (n,)
-        if key not in rows:
-            rows[key] = Row(key, r.model, slugs.get(r.model.name, slugify(r.model.name)), r.kind, role_of(r),
-                            source_label(r), provenance_text(r), list(r.flags), source_where(r))
-        for m in names:
-            if r.metrics.get(m) is None:
-                continue
-            iv = r.intervals.get(m)
-            rows[key].cells[column_key(r, m)] = Cell(r, m, r.metrics[m], tuple(iv) if iv else None)
-    table = Table(tid, title, blurb, columns, list(rows.values()))
-    mark_ties(table, pairs or {})
-    if columns:
-        # default order: the first column whose metric is a headline, best first
-        first = next((c for c in columns if c.metric == _headline_of(col_records[c.key])), columns[0])
-        table.sort_column = first.id
-        table.rows.sort(key=lambda row: _row_sort(row, first.key))
-    return table
+    return sorted(col_meta.values(), key=col_sort), col_records
+
+
+def _names(r: ResultRecord, metrics: str) -> list[str]:
+    names = [r.metric] if metrics == "headline" else _metric_names(r)
+    return [m for m in names if r.metrics.get(m) is not None]
+
+
+def _new_row(key: tuple, r: ResultRecord, slugs: dict[str, str]) -> Row:
+    return Row(key, r.model, slugs.get(r.model.name, slugify(r.model.name)), r.kind, role_of(r),
+               source_label(r), provenance_text(r), list(r.flags), source_where(r))
+
+
+def _row_for(rows: dict[tuple, Row], r: ResultRecord, metrics: str, slugs: dict[str, str]) -> Row:
+    """The ranked row of this record's model variant and source (a new one when its cells are taken)."""
+    base = key = row_key(r)
+    ckeys = [column_key(r, m) for m in _names(r, metrics)]
+    n = 1
+    while key in rows and any(ck in rows[key].cells and rows[key].cells[ck].record.id != r.id for ck in ckeys):
+        n += 1
+        key = base + (n,)
+    if key not in rows:
+        rows[key] = _new_row(key, r, slugs)
+    return rows[key]
+
+
+def _fill_cells(row: Row, r: ResultRecord, metrics: str) -> None:
+    for m in _names(r, metrics):
+        iv = r.intervals.get(m)
+        row.cells[column_key(r, m)] = Cell(r, m, r.metrics[m], tuple(iv) if iv else None)
 
 
 def _headline_of(recs: list[ResultRecord]) -> str:
@@ -437,11 +561,17 @@ def mark_ties(table: Table, pairs: dict) -> None:
 
     Only cells with an interval take part (reported numbers have none: the page says "no
     interval"); each is compared with the next one below it that has an interval. pairs:
-    {((record_a, record_b), metric): (p_value, description)} from paired tests on the same
-    samples; without one, two overlapping 95% intervals count as tied.
+    {((record_a, record_b), metric): (p_value, permutations)} from paired tests on the same
+    samples; without one, two overlapping 95% intervals count as tied. Ranked rows and the rows
+    apart from the ranking are compared among themselves, never with each other.
     """
-    for col in table.columns:
-        cells = [(row, row.cells[col.key]) for row in table.rows if col.key in row.cells]
+    for rows in (table.rows, table.apart):
+        _mark_ties(table.columns, rows, pairs)
+
+
+def _mark_ties(columns: list[Column], rows: list[Row], pairs: dict) -> None:
+    for col in columns:
+        cells = [(row, row.cells[col.key]) for row in rows if col.key in row.cells]
         cells = [(row, c) for row, c in cells if c.value is not None and c.interval is not None]
         cells.sort(key=lambda rc: -rc[1].value)
         for (row_a, a), (row_b, b) in zip(cells, cells[1:]):
@@ -466,8 +596,10 @@ def _tied(a: Cell, b: Cell, pairs: dict) -> tuple[bool, str] | None:
     m = a.metric
     for k in (key, rkey):
         if (k, m) in pairs:
-            p, desc = pairs[(k, m)]
-            return (p >= 0.05, f"paired test on the same samples, p = {p:.3g}")
+            from harness.stats import format_p
+
+            p, n_resamples = pairs[(k, m)]
+            return (p >= 0.05, f"paired test on the same samples, {format_p(p, n_resamples)}")
     if a.interval is None or b.interval is None:
         return None
     overlap = a.interval[0] <= b.interval[1] and b.interval[0] <= a.interval[1]
@@ -510,6 +642,21 @@ def enrich(info: ModelInfo) -> ModelInfo:
     _, meta = hit
     return info.model_copy(update={"params": meta.params, "params_b": meta.params_b,
                                    "open_weights": meta.open_weights, "org": info.org or meta.org})
+
+
+def subset_counts(records: list[ResultRecord]) -> dict[str, int]:
+    """Each benchmark's number of subsets, as its canonical results show it: the subsets of a run on
+    the canonical file, else the subset groups of the published numbers (DREAM-1K: 5)."""
+    out: dict[str, int] = {}
+    for r in records:
+        n = r.coverage.n_subsets_expected if r.coverage is not None else None
+        if n is None and r.kind == "reported":
+            names = {DREAM_SUBSETS.get(v, v) if r.benchmark == "dream" else v
+                     for k in r.groups for p, v in [split_group_key(k)] if p in ("subset", "subtask")}
+            n = len(names) or None
+        if n:
+            out[r.benchmark] = max(out.get(r.benchmark, 0), n)
+    return out
 
 
 def site_data(records: list[ResultRecord]) -> SiteData:

@@ -141,19 +141,20 @@ def load_samples(bench_name: str, runs: list[RunInfo], annotation_dirs: list[str
 
 
 # -- per-sample values -------------------------------------------------------------------------
-def sample_value(fields: dict[str, Any]) -> float | None:
-    """One number per sample for sorting and filtering (F1, correct, judge score, CIDEr)."""
+def sample_value(fields: dict[str, Any], metric: str | None = None) -> float | None:
+    """One number per sample for sorting and filtering, on the tables' scale (x100): 100 = a correct
+    answer or a 'yes' of the judge, F1 and CIDEr x100."""
     if not isinstance(fields, dict):
         return None
+    if metric == "open_qa" or ("pred" in fields and "correct" not in fields):
+        return {"yes": 100.0, "no": 0.0}.get(str(fields.get("pred", "")).strip().lower())
     if "f1" not in fields and _num(fields.get("recall")) is not None and _num(fields.get("precision")) is not None:
         r, p = _num(fields["recall"]), _num(fields["precision"])
-        return 0.0 if r + p == 0 else 2 * r * p / (r + p)
-    for k in ("f1", "correct", "score", "cider", "accuracy", "recall", "precision", "pred"):
+        return 0.0 if r + p == 0 else 100.0 * 2 * r * p / (r + p)
+    for k in ("f1", "correct", "cider", "accuracy", "recall", "precision"):
         if k in fields:
-            v = fields[k]
-            if isinstance(v, str):
-                return {"yes": 1.0, "no": 0.0}.get(v.strip().lower())
-            return _num(v)
+            v = _num(fields[k])
+            return None if v is None else 100.0 * v
     return None
 
 
@@ -339,7 +340,7 @@ def build_explorer(bench: str, bench_title: str, runs: list[RunInfo], out_dir: P
                     sc = ss.scores.get(sid)
                     if sc is None:
                         continue
-                    v = sample_value(sc.get("fields") or {}) if sc.get("status", "ok") == "ok" else None
+                    v = sample_value(sc.get("fields") or {}, ss.metric) if sc.get("status", "ok") == "ok" else None
                     if first_value is None:
                         first_value = v
                     scores[ss.id] = {"status": sc.get("status", "ok"), "reason": sc.get("reason"),
@@ -400,14 +401,14 @@ def _subset_titles(bench: str, subsets: list[str]) -> dict[str, str]:
 def _value_hint(runs: list[RunInfo]) -> str:
     metrics = {ss.metric for run in runs for ss in run.score_sets}
     if metrics == {"multiple_choice"}:
-        return "1 = correct, 0 = wrong"
+        return "100 = correct, 0 = wrong (accuracy, as in the tables)"
     if metrics == {"autodq"}:
-        return "per-sample F1 of event recall and precision (0-1)"
+        return "per-sample F1 of event recall and precision x100 (as in the tables)"
     if metrics == {"open_qa"}:
-        return "1 = judged correct, 0 = not"
+        return "100 = judged correct, 0 = not (accuracy, as in the tables)"
     if metrics == {"cider"}:
-        return "per-video CIDEr"
-    return "per-sample score"
+        return "per-video CIDEr x100 (as in the tables)"
+    return "per-sample score x100"
 
 
 def _natural(s: str):
@@ -416,7 +417,7 @@ def _natural(s: str):
 
 # -- paired tests between adjacent runs --------------------------------------------------------
 def paired_tests(runs: list[RunInfo], samples: list[Any] | None) -> dict:
-    """{((record_a, record_b), metric): (p, description)} for runs of one benchmark.
+    """{((record_a, record_b), metric): (p, permutations)} for runs of one benchmark.
 
     Only where both runs were scored with the same metric, protocol and judge on the same
     samples, and the metric has the fast (per-sample mean) bootstrap path.
@@ -459,5 +460,5 @@ def paired_tests(runs: list[RunInfo], samples: list[Any] | None) -> dict:
             except Exception:
                 continue
             for key, p in cmp.p_values.items():
-                out[((reca.id, recb.id), key)] = (p, cmp.test_method)
+                out[((reca.id, recb.id), key)] = (p, cmp.n_resamples)
     return out

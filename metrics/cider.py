@@ -1,6 +1,10 @@
-"""CIDEr-D exactly as pycocoevalcap computes it, vectorised with numpy (PROTOCOLS.md).
+"""CIDEr-D exactly as Tarsier's caption pipeline computes it, vectorised with numpy (PROTOCOLS.md).
 
-Captions are tokenized with the pure-Python PTB tokenizer (`ptb_tokenizer`), then for n = 1..4:
+Every caption, references and predictions alike, is first lower-cased with Python's `str.lower()`
+(Tarsier's evaluation does this before anything else; the tokenizer's own lower-casing is not the
+same, because it treats "Dr.", "U.S." or a capitalised sentence start differently from their
+lower-case forms). Captions are then tokenized with the pure-Python PTB tokenizer
+(`ptb_tokenizer`, pycocoevalcap's Java tokenizer token for token), then for n = 1..4:
 tf-idf vectors with document frequency from the references only, idf = log(N) - log(max(1, df))
 over the N videos; per reference, the clipped dot product sum(min(h, r) * r) over the
 hypothesis' n-grams, divided by both norms (when neither is zero), times
@@ -27,7 +31,13 @@ from harness.types import Prediction, Sample, SampleScore
 N_GRAMS = 4
 SIGMA = 6.0
 
-__all__ = ["Cider", "cider_d", "CorpusNgrams"]
+__all__ = ["Cider", "cider_d", "CorpusNgrams", "tokenize_captions"]
+
+
+def tokenize_captions(captions: list[str]) -> list[str]:
+    """Tarsier's caption preparation: str.lower() on each caption, then the PTB tokenizer over
+    them as one file (one pycocoevalcap tokenizer call)."""
+    return tokenize_lines([c.lower() for c in captions])
 
 
 class CorpusNgrams:
@@ -149,6 +159,11 @@ def _ngrams(sents: Sequence[str], n: int):
     return np.concatenate(sent_parts), np.concatenate(gram_parts), order_of, lengths, max(offset, 1)
 
 
+def _tokenize_refs(refs: dict[Hashable, list[str]]) -> dict[Hashable, list[str]]:
+    """{id: [reference, ...]} lower-cased and tokenized as one file, in order."""
+    return tokenize_corpus({k: [r.lower() for r in v] for k, v in refs.items()})
+
+
 def cider_d(
     refs: dict[Hashable, list[str]],
     preds: dict[Hashable, str],
@@ -157,27 +172,30 @@ def cider_d(
     n: int = N_GRAMS,
     sigma: float = SIGMA,
 ) -> tuple[float, dict[Hashable, float]]:
-    """pycocoevalcap's Cider().compute_score on PTB-tokenized captions: (corpus, per video).
+    """Tarsier's CIDEr-D: (corpus, per video), as pycocoevalcap's Cider().compute_score on the
+    lower-cased, PTB-tokenized captions.
 
-    refs: {id: [reference, ...]}; preds: {id: prediction}, same ids. Untokenized text goes
-    through the PTB tokenizer as pycocoevalcap's PTBTokenizer would (references and
-    predictions each as one file, in their dict's order); with tokenized=True the strings are
-    taken as space-separated tokens. The corpus score is not x100.
+    refs: {id: [reference, ...]}; preds: {id: prediction}, same ids. Untokenized text is
+    lower-cased (str.lower()) and goes through the PTB tokenizer as pycocoevalcap's PTBTokenizer
+    would (references and predictions each as one file, in their dict's order); with
+    tokenized=True the strings are taken as space-separated tokens as they are. The corpus score
+    is not x100.
     """
     if set(refs) != set(preds):
         raise ValueError("refs and preds must have the same ids")
     if any(len(r) == 0 for r in refs.values()):
         raise ValueError("every id needs at least one reference")
     if not tokenized:
-        refs = tokenize_corpus(refs)
-        preds = {k: v[0] for k, v in tokenize_corpus({k: [p] for k, p in preds.items()}).items()}
+        refs = _tokenize_refs(refs)
+        preds = dict(zip(preds, tokenize_captions(list(preds.values()))))
     ids = list(refs)
     per = CorpusNgrams([preds[k] for k in ids], [refs[k] for k in ids], n).scores(sigma=sigma)
     return float(np.mean(per)), {k: float(s) for k, s in zip(ids, per)}
 
 
 class Cider(Metric):
-    """CIDEr-D (pycocoevalcap) for captioning benchmarks; a corpus-level metric.
+    """CIDEr-D (Tarsier's pipeline: lower-cased, then pycocoevalcap) for captioning benchmarks;
+    a corpus-level metric.
 
     Per sample it stores the video's raw CIDEr-D (pycocoevalcap's scale, not x100; it depends
     on the whole set through the idf) and the tokenized prediction. Aggregates recompute the
@@ -207,8 +225,8 @@ class Cider(Metric):
         items = [(s, p) for s, p in items if s.references]
         if not items:
             return
-        # like pycocoevalcap: references in one tokenizer file, predictions in another
-        hyps = tokenize_lines([p.text or "" for _, p in items])
+        # like Tarsier: lower-cased, references in one tokenizer file, predictions in another
+        hyps = tokenize_captions([p.text or "" for _, p in items])
         rows = [(s, h) for (s, _), h in zip(items, hyps)]
         for (s, h), v in zip(rows, self._score(rows)):
             emit(SampleScore(sample_id=s.id, fields={"cider": float(v), "tokens": h}))
@@ -226,7 +244,7 @@ class Cider(Metric):
                  or (hit[0] is not s.references and hit[0] != s.references)]
         if stale:  # tokenized as one file, in row order, as pycocoevalcap would
             unique = {s.id: s for s in stale}
-            tokens = tokenize_corpus({i: list(s.references) for i, s in unique.items()})
+            tokens = _tokenize_refs({i: list(s.references) for i, s in unique.items()})
             self._refs.update({i: (unique[i].references, tokens[i]) for i in unique})
             kept = [k for k in self._index if k[0] not in unique]
             self._index = {k: i for i, k in enumerate(kept)}

@@ -1,8 +1,11 @@
 """Multiple-choice accuracy with Tarsier's answer parser and both protocols (PROTOCOLS.md).
 
-strict:  an invalid answer counts as wrong; n_invalid is reported beside accuracy.
-tarsier: invalid answers leave the denominator; MVBench is the unweighted mean over subtasks;
-         Video-MME drops every question of a video with an invalid answer.
+strict:  an invalid answer counts as wrong; n_invalid is reported beside accuracy. A letter that is
+         not one of the sample's options is invalid too ("I am not sure" reads as I, "The answer
+         is (C)" as T).
+tarsier: Tarsier's parser bit for bit (any upper-case letter is a valid choice); invalid answers
+         leave the denominator; MVBench is the unweighted mean over subtasks; Video-MME drops
+         every question of a video with an invalid answer.
 """
 
 from __future__ import annotations
@@ -24,20 +27,39 @@ def parse_choice(text: str) -> str | None:
     return c if "A" <= c <= "Z" else None
 
 
+def option_letters(sample: Sample) -> str:
+    """The letters of the options the sample lists: "ABCDE" for five."""
+    return "".join(chr(ord("A") + i) for i in range(len(sample.options)))
+
+
+def invalid_reason(choice: str | None, letters: str, protocol: str) -> str | None:
+    """Why a parsed answer is not a valid choice under the protocol (None: it is valid)."""
+    if choice is None:
+        return "no choice letter"  # empty, or its first character is not a letter or 1-4
+    if protocol != "tarsier" and choice not in letters:
+        return f"{choice} is not one of the options {letters[0]}-{letters[-1]}"
+    return None
+
+
 class MultipleChoice(Metric):
     name = "multiple_choice"
     headline = "accuracy"
+    reports_invalid = True
 
     async def score(self, sample: Sample, prediction: Prediction, ctx: ScoreContext) -> SampleScore:
+        answer = (sample.answer or "").strip()
+        if not answer:
+            return SampleScore(sample_id=sample.id, status="failed", reason="no answer in the annotation")
+        letters = option_letters(sample)
+        if not letters and ctx.protocol != "tarsier":
+            return SampleScore(sample_id=sample.id, status="failed",
+                               reason="no options listed in the question: strict cannot check the answer")
         choice = parse_choice(prediction.text or "")
-        return SampleScore(
-            sample_id=sample.id,
-            fields={
-                "choice": choice,
-                "valid": choice is not None,
-                "correct": choice is not None and choice == (sample.answer or "").strip(),
-            },
-        )
+        why = invalid_reason(choice, letters, ctx.protocol)
+        fields = {"choice": choice, "valid": why is None, "correct": why is None and choice == answer}
+        if why is not None:
+            fields["invalid"] = why
+        return SampleScore(sample_id=sample.id, fields=fields)
 
     def aggregate(self, rows: list[Row], protocol: str) -> Aggregate:
         rows = ok_rows(rows)

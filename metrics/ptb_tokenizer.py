@@ -8,6 +8,10 @@ rule) over rules rebuilt from the jar's observed behaviour. Because the stream i
 caption's last token can depend on the next caption ("Inc." followed by an upper-case letter
 gets an extra "."), so `tokenize_corpus` keeps that context.
 
+This module tokenizes the text it is given, as Java would. Tarsier's CIDEr lower-cases every
+caption with Python's `str.lower()` first: that step belongs to the caption pipeline
+(`cider.tokenize_captions`), not to the tokenizer.
+
 Character classes come from the jar, not from `unicodedata`: its lexer tables date from an
 older Unicode, and they must not change with the Python version.
 """

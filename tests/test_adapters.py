@@ -207,6 +207,13 @@ def test_gpt4o_sends_8_low_detail_frames_and_resumes_without_calls(videos, tmp_p
     assert spec["generation"]["detail"] == "low" and spec["generation"]["tokens_per_frame"] == 85
     preds = read_jsonl(run_dir / "predictions.jsonl")
     assert len(preds) == 3 and all(p["text"] == "(A) saw 8 images" and p["n_frames"] == 8 for p in preds)
+    # `harness show` prints the frames the predictions record, not only the spec's
+    for p in preds[:2]:
+        p["n_frames"] = 5
+    write_jsonl(run_dir / "predictions.jsonl", preds)
+    shown = harness_cli("show", str(run_dir))
+    assert shown.returncode == 0, shown.stderr
+    assert "frames 8 asked, used: 5 in 2, 8 in 1 predictions" in shown.stdout
 
 
 def test_gpt4o_lost_predictions_are_answered_from_the_cache(videos, tmp_path):

@@ -1,5 +1,6 @@
 """Breakdowns: Video-MME by duration / domain / sub-category / task type (on the real annotations),
-MVBench by subtask, NExT-QA (no question type in the annotation: no breakdown), EgoSchema subset."""
+MVBench by subtask, NExT-QA (no question type in the annotation: no breakdown, none advertised),
+EgoSchema subset."""
 
 from __future__ import annotations
 
@@ -146,17 +147,22 @@ def test_nextqa_has_no_question_type_so_no_breakdown(tmp_path):
     assert res["groups"] == {} and res["metrics"]["accuracy"] == 100.0
 
 
-def test_nextqa_type_breakdown_when_the_annotation_carries_it(tmp_path):
+def test_nextqa_advertises_no_grouping_the_file_cannot_provide(tmp_path):
+    """The annotation file has no question type, so `harness list benchmarks` promises none; a file
+    that does carry a type is not grouped by it either (no half-supported breakdown)."""
+    listed = harness_cli("list", "benchmarks")
+    assert listed.returncode == 0, listed.stderr
+    line = next(l for l in listed.stdout.splitlines() if l.startswith("next-qa "))
+    assert line.split()[2] == "-" and "type" not in line
+    assert registry.benchmark("next-qa").group_keys == ()
     rows = read_jsonl(NEXTQA)[:20]
     for i, r in enumerate(rows):
         r["extra_info"] = {"type": "CW" if i < 10 else "TN"}
-        r["text"]["prediction"] = r["text"]["response"] if i < 10 else "Z"
-    ann = write_jsonl(tmp_path / "a.jsonl",
-                      [{**r, "text": {k: v for k, v in r["text"].items() if k != "prediction"}} for r in rows])
-    preds = write_jsonl(tmp_path / "p.jsonl", rows)
+    ann = write_jsonl(tmp_path / "a.jsonl", rows)
+    preds = tarsier_predictions(ann, tmp_path / "p.jsonl", lambda i, r: r["text"]["response"])
     res = _run_json("--model", f"file:{preds}", "--bench", "next-qa", "--annotations", str(ann),
                     "--out", str(tmp_path / "r"))
-    assert res["groups"] == {"type=CW": {"accuracy": 100.0, "n": 10}, "type=TN": {"accuracy": 0.0, "n": 10}}
+    assert res["groups"] == {}
 
 
 def test_egoschema_result_says_subset(tmp_path):

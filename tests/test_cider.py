@@ -1,7 +1,9 @@
-"""CIDEr-D and the pure-Python PTB tokenizer against the oracle: pycocoevalcap with Java.
+"""CIDEr-D and the pure-Python PTB tokenizer against their oracles.
 
-The Java tokenizer runs once per batch (one JVM per call of pycocoevalcap's PTBTokenizer), so the
-whole file needs only a handful of JVM starts.
+The tokenizer's oracle is pycocoevalcap's PTBTokenizer (Java) on the same text. CIDEr's oracle is
+Tarsier's caption pipeline (PROTOCOLS.md): Python's `str.lower()` on every caption, then
+pycocoevalcap with Java, references and predictions in two tokenizer calls. The Java tokenizer
+runs once per batch (one JVM per call), so the whole file needs only a handful of JVM starts.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import pytest
 from conftest import ANNOTATIONS, read_jsonl
 from harness import registry
 from harness.metric import ScoreContext
-from harness.metrics.cider import Cider, CorpusNgrams, cider_d
+from harness.metrics.cider import Cider, CorpusNgrams, cider_d, tokenize_captions
 from harness.metrics.ptb_tokenizer import LineBreakWarning, tokenize, tokenize_corpus, tokenize_lines
 from harness.types import Prediction, SampleScore
 
@@ -46,11 +48,15 @@ def assert_same_lines(lines: list[str]) -> None:
     assert not bad, f"{len(bad)} of {len(lines)} differ, e.g. (input, java, ours): {bad[:5]}"
 
 
-def coco_cider(refs: dict, preds: dict) -> tuple[float, dict]:
+def coco_cider(refs: dict, preds: dict, lower: bool = True) -> tuple[float, dict]:
+    """Tarsier's pipeline: str.lower() on every caption, then pycocoevalcap (Java tokenizer, Cider).
+
+    lower=False is pycocoevalcap alone on the raw captions (not the protocol)."""
     from pycocoevalcap.cider.cider import Cider as CocoCider
 
-    gts = java_tokenize(refs)
-    res = java_tokenize({k: [p] for k, p in preds.items()})
+    case = str.lower if lower else str
+    gts = java_tokenize({k: [case(c) for c in v] for k, v in refs.items()})
+    res = java_tokenize({k: [case(p)] for k, p in preds.items()})
     score, scores = CocoCider().compute_score(gts, res)
     return float(score), dict(zip(gts, scores))
 
@@ -133,6 +139,13 @@ def test_tokenizer_matches_java_on_hard_strings():
     assert_same_lines(lines)
 
 
+def test_lower_cased_captions_match_java():
+    """Tarsier lower-cases before the tokenizer: the lower-cased hard strings (str.lower() turns
+    'İ' into two code points, 'Σ' into 'σ') must tokenize as Java tokenizes them."""
+    lines = [s.lower() for s in HARD + _random_lines(2000, seed=1)]
+    assert tokenize_captions(HARD + _random_lines(2000, seed=1)) == java_lines(lines)
+
+
 def test_tokenizer_matches_java_on_dream():
     lines = []
     for row in read_jsonl(ANNOTATIONS / "DREAM-1k.jsonl"):
@@ -172,22 +185,38 @@ def _punctuated(ref: str, i: int) -> str:
 
 def _check_cider(refs: dict, preds: dict) -> float:
     c_ours, per_ours = cider_d(refs, preds)
-    c_coco, per_coco = coco_cider(refs, preds)
-    assert abs(c_ours - c_coco) <= TOL
-    assert per_ours.keys() == per_coco.keys()
-    assert max(abs(per_ours[k] - per_coco[k]) for k in per_coco) <= TOL
+    c_tarsier, per_tarsier = coco_cider(refs, preds)
+    assert abs(c_ours - c_tarsier) <= TOL
+    assert per_ours.keys() == per_tarsier.keys()
+    assert max(abs(per_ours[k] - per_tarsier[k]) for k in per_tarsier) <= TOL
     return c_ours
 
 
-def test_cider_matches_pycocoevalcap_on_msvd(msvd):
+def _capitalised(ref: str, i: int) -> str:
+    """Abbreviations and capitals the Java tokenizer treats differently from their lower case."""
+    forms = ["Dr. Smith says {}", "{} in the U.S. Army", "MR. LEE: {}!", "{} (No. 5, Inc.) St. Louis",
+             "THE {}", "{}, e.g. Mt. Fuji vs. Co. Ltd."]
+    return forms[i % len(forms)].format(ref.rstrip("."))
+
+
+def test_cider_matches_tarsier_pipeline_on_msvd(msvd):
+    """Every MSVD-Caption-test video, several prediction sets: ours == str.lower() + pycocoevalcap."""
+    refs, preds = {k: v[1:] for k, v in msvd.items()}, {k: v[0] for k, v in msvd.items()}
     # a held-out reference as the prediction, scored against the remaining ones
-    held_out = _check_cider({k: v[1:] for k, v in msvd.items()}, {k: v[0] for k, v in msvd.items()})
-    assert 0.5 < held_out < 2.0
+    held_out = _check_cider(refs, preds)
+    assert round(100 * held_out, 4) == 112.5442
+    # pycocoevalcap on the raw captions is not the protocol: 112.5460, a fifth of the videos differ
+    raw, raw_per = coco_cider(refs, preds, lower=False)
+    assert round(100 * raw, 4) == 112.5460
+    _, per = cider_d(refs, preds)
+    assert sum(abs(per[k] - raw_per[k]) > TOL for k in per) == 136
     # one generic sentence for every video, against all references
     generic = _check_cider(msvd, {k: "A man is doing something." for k in msvd})
     assert generic < held_out
-    # heavy punctuation, brackets, quotes and abbreviations
+    # heavy punctuation, brackets, quotes and abbreviations; capitals and sentence starts
     _check_cider(msvd, {k: _punctuated(v[0], i) for i, (k, v) in enumerate(msvd.items())})
+    _check_cider(msvd, {k: _capitalised(v[-1], i) for i, (k, v) in enumerate(msvd.items())})
+    _check_cider({k: [r.upper() for r in v] for k, v in msvd.items()}, {k: v[2].title() for k, v in msvd.items()})
 
 
 def test_cider_edge_cases():

@@ -78,6 +78,7 @@ def test_identical_runs(runs):
     (c,) = out["comparisons"]
     acc = c["metrics"]["accuracy"]
     assert acc["diff"] == 0.0 and acc["interval"] == [0.0, 0.0] and acc["p_value"] == 1.0
+    assert acc["p_text"] == "p = 1"
     assert c["n_common"] == runs["n"] and c["n_clusters"] == 570
 
 
@@ -91,6 +92,11 @@ def test_planted_difference(runs):
     lo, hi = acc["interval"]
     assert lo < planted < hi and lo > 0
     assert acc["p_value"] < 0.01
+    # no permutation was as extreme: the test's resolution is 1/1000, so "p < 0.001", not 0.000999
+    assert acc["p_value"] == pytest.approx(1 / 1001) and acc["p_text"] == "p < 0.001"
+    text = harness_cli("compare", str(runs["a"]), str(runs["b"]), "--protocol", "strict").stdout
+    line = next(l for l in text.splitlines() if l.strip().startswith("accuracy"))
+    assert line.endswith("p < 0.001") and "0.000999" not in text
     assert (c["benchmark"], c["protocol"], c["n_common"], c["n_scored_a"], c["n_scored_b"], c["n_total_a"]) == \
         ("next-qa", "strict", runs["n"], runs["n"], runs["n"], runs["n"])
     assert "paired bootstrap-percentile 95%, 1000 resamples, seed 0" in c["interval_method"]

@@ -75,14 +75,38 @@ def make_inputs(root: Path) -> tuple[Path, Path]:
                               names=["Dream-A", "Dream-B", "Dream" + PAYLOAD], payload=PAYLOAD)
     for d in (root / "dream" / "runs").iterdir():
         shutil.move(str(d), str(runs / d.name))
+    dream_coverage_runs(root, results, runs)
     return results, runs
 
 
-def build(root: Path, plots: bool = True):
+DREAM_ANN = ANNOTATIONS / "DREAM-1k.jsonl"
+LIMIT_MODEL, SHORT_MODEL = "Dream-Limit100", "Dream-ShortFile"
+
+
+def dream_coverage_runs(root: Path, results: Path, runs: Path) -> None:
+    """Two DREAM-1K runs a user might publish, judged through a loopback judge that calls itself
+    gpt-35-turbo-0125: --limit 100 on the canonical file, and the whole of a 100-line copy of it."""
+    from judge_server import FAST, JudgeServer, write_dream_predictions
+
+    preds = write_dream_predictions(DREAM_ANN, root / "dream-preds.jsonl")
+    short = root / "short" / "DREAM-1k.jsonl"
+    short.parent.mkdir()
+    short.write_text("".join(DREAM_ANN.read_text(encoding="utf-8").splitlines(keepends=True)[:100]), encoding="utf-8")
+    with JudgeServer() as srv:
+        for name, ann, extra in ((LIMIT_MODEL, DREAM_ANN, ["--limit", "100"]), (SHORT_MODEL, short, [])):
+            r = harness_cli("run", "--model", f"file:{preds}", "--model-name", name, "--bench", "dream",
+                            "--annotations", str(ann), *extra, "--judge-base-url", srv.url,
+                            "--judge-model", "gpt-35-turbo-0125", "--cache-dir", str(root / "cache"),
+                            "--out", str(runs), "--no-progress", "--publish", str(results), env=FAST)
+            assert r.returncode == 0, r.stderr
+
+
+def build(root: Path, plots: bool = True, include_runs: bool = True):
     from harness.leaderboard.build import BuildOptions, build_site
 
     results, runs = make_inputs(root)
-    report = build_site(BuildOptions(results=results, runs=runs, out=root / "site", plots=plots))
+    report = build_site(BuildOptions(results=results, runs=runs, out=root / "site", plots=plots,
+                                     include_runs=include_runs))
     return report, results, runs
 
 
@@ -91,6 +115,15 @@ def site(tmp_path_factory):
     root = tmp_path_factory.mktemp("lb")
     report, results, runs = build(root)
     return {"root": root, "site": root / "site", "report": report, "records": load_dir(results), "runs": runs}
+
+
+def synthetic_dream(site_dir: Path) -> str:
+    """The explorer folder of the synthetic DREAM runs: their own annotation file, so their own
+    explorer (explore/dream/ is the canonical file's)."""
+    for meta in sorted((site_dir / "explore").glob("dream*/data/meta.js")):
+        if '"Dream-A"' in meta.read_text():
+            return meta.parent.parent.name
+    raise AssertionError("no explorer holds the synthetic DREAM runs")
 
 
 def _strings(obj):
@@ -105,8 +138,15 @@ def _strings(obj):
 
 
 def _table(html: str, table_id: str) -> str:
+    """The ranked table of a table block (id="table-x"), or its not-ranked table (id="table-x-apart")."""
     start = html.index(f'id="{table_id}"')
     return html[start:html.index("</table>\n</div>", start)]
+
+
+def _names(rows: list[str]) -> list[str]:
+    import html as H
+
+    return [H.unescape(re.search(r'class="model">([^<]*)<', r).group(1)) for r in rows]
 
 
 def _rows(table_html: str) -> list[str]:
@@ -118,9 +158,11 @@ def test_index_dream_table_has_every_record_sorted_by_f1(site):
     table = _table(html, "table-detailed-caption")
     dream = [r for r in site["records"] if r.benchmark == "dream"]
     rows = _rows(table)
-    assert len(rows) == len(dream) + 3  # the records (one reproduced) and the three DREAM runs
+    # the committed records and one full reproduced record; the two published DREAM runs that do not
+    # cover the canonical set and the three unpublished runs are apart, never ranked
+    assert len(rows) == len(dream) - 2 == 70
     reported = [r for r in rows if 'data-prov="reproduced"' not in r]
-    assert len(reported) == len(dream) - 1 == 69
+    assert len(reported) == 69
     for row in reported:  # each marked with its provenance and source
         assert re.search(r'class="badge prov-(original|citing|third-party)"', row)
         assert 'class="src"' in row
@@ -149,14 +191,20 @@ def test_judges_splits_and_egoschema_are_separate_columns(site):
 
 def test_reproduced_run_rows_and_explorer(site):
     html = (site["site"] / "index.html").read_text()
-    mc = _table(html, "table-mc")
+    assert "evilrun" not in _table(html, "table-mc")  # an unpublished --limit run is never ranked
+    mc = _table(html, "table-mc-apart")
     evil = [r for r in _rows(mc) if r.split(">")[0].count("data-name=\"evilrun")]
     assert len(evil) == 1 and 'data-prov="reproduced"' in evil[0]
+    assert re.findall(r'class="flag apart-flag">([^<]*)<', evil[0]) == ["unpublished run", "200/4996"]
     assert "no interval" not in evil[0].split('class="detail"')[0]  # the run has its bootstrap interval
     meta = (site["site"] / "explore" / "next-qa" / "data" / "meta.js").read_text()
     data = json.loads(meta[meta.index("=") + 1:].strip().rstrip(";"))
     assert len(data["samples"]) == N_NEXTQA and data["has_samples"]
     assert data["runs"][0]["model"] == EVIL_RUN_MODEL
+    # per-sample values on the tables' scale: accuracy in %, so a correct answer is 100
+    assert {v for row in data["samples"] for v in row[2]} == {0.0, 100.0}
+    assert data["runs"][0]["score_sets"][0]["value"] == pytest.approx(
+        sum(v for row in data["samples"] for v in row[2]) / N_NEXTQA)
     chunks = sorted((site["site"] / "explore" / "next-qa" / "data").glob("chunk-*.js"))
     assert len(chunks) == N_NEXTQA // 25
     # the model page lists the run and links its explorer
@@ -165,7 +213,8 @@ def test_reproduced_run_rows_and_explorer(site):
 
 
 def test_dream_explorer_keeps_events_and_verdicts(site):
-    ex = site["site"] / "explore" / "dream"
+    ex = site["site"] / "explore" / synthetic_dream(site["site"])
+    assert ex.name.startswith("dream-")  # not the canonical file: its own explorer
     meta = (ex / "data" / "meta.js").read_text()
     data = json.loads(meta[meta.index("=") + 1:].strip().rstrip(";"))
     assert [r["model"] for r in data["runs"]] == ["Dream-A", "Dream-B", "Dream" + PAYLOAD]
@@ -219,7 +268,7 @@ def test_ties_are_marked_only_with_intervals(site):
     assert reported and all('class="tie"' not in r and "no interval" in r for r in reported)
     # runs on the same samples are compared by a paired test, even with reported rows between them
     dream = (site["site"] / "benchmarks" / "dream.html").read_text()
-    assert "paired test on the same samples, p = " in dream
+    assert re.search(r"paired test on the same samples, p [=<] ", dream)
 
 
 def test_pages_figures_and_downloads(site):
@@ -283,3 +332,101 @@ def test_frame_strips_when_the_video_is_local(tmp_path, monkeypatch):
     assert [f["index"] for f in frames] == sample_frames(DEMO_VIDEO, 4).indices
     for f in frames:
         assert (ex / f["src"]).is_file() and (ex / f["src"]).stat().st_size > 1000
+
+
+# -- partial, non-canonical and unpublished runs; the judge that really answered ------------
+def test_partial_and_noncanonical_runs_are_shown_apart_with_their_coverage(site):
+    html = (site["site"] / "index.html").read_text()
+    ranked, apart = _table(html, "table-detailed-caption"), _table(html, "table-detailed-caption-apart")
+    assert LIMIT_MODEL not in ranked and SHORT_MODEL not in ranked
+    rows = dict(zip(_names(_rows(apart)), _rows(apart)))
+    why = {name: re.findall(r'class="flag apart-flag">([^<]*)<', row) for name, row in rows.items()}
+    # the coverage is in the row itself, not only in a tooltip
+    assert why[LIMIT_MODEL] == ["100/1000", "1 of 5 subsets"]
+    assert why[SHORT_MODEL] == ["not the canonical annotation file", "100/1000", "1 of 5 subsets"]
+    assert why["Dream-A"] == why["Dream-B"] == ["unpublished run"]
+    assert all("data-rank" not in row for row in rows.values())
+    # the benchmark page and its per-group tables keep them apart too
+    page = (site["site"] / "benchmarks" / "dream.html").read_text()
+    assert LIMIT_MODEL not in _table(page, "table-dream") and LIMIT_MODEL in _table(page, "table-dream-apart")
+    assert LIMIT_MODEL not in _table(page, "groups-dream-subset")
+    assert LIMIT_MODEL in _table(page, "groups-dream-subset-apart")
+    # the downloads say which results are ranked and why the others are not
+    payload = json.loads((site["site"] / "downloads" / "results.json").read_text())
+    board = {rec["model"]["name"]: payload["board"][rec["id"]] for rec in payload["records"]
+             if rec["benchmark"] == "dream" and rec["provenance"]["kind"] == "reproduced"}
+    assert board[LIMIT_MODEL] == {"ranked": False, "not_ranked_because": ["100/1000", "1 of 5 subsets"],
+                                  "published": True}
+    assert board["Dream-A"]["published"] is False and board["Judged-Elsewhere"]["ranked"] is True
+    records = {r["model"]["name"]: r for r in payload["records"]}
+    cov = records[SHORT_MODEL]["coverage"]
+    assert cov["canonical"] is False and (cov["n_run"], cov["n_file"], cov["n_canonical"]) == (100, 100, 1000)
+    assert cov["subsets"] == ["DREAM/movie_animation"] and cov["n_subsets_expected"] is None
+    assert records[LIMIT_MODEL]["coverage"]["canonical"] is True
+    assert records[LIMIT_MODEL]["coverage"]["n_subsets_expected"] == 5
+
+
+def test_loopback_judge_is_never_in_the_official_column(site):
+    """A DREAM-1K run judged through --judge-base-url http://127.0.0.1:... by a server that calls
+    itself gpt-35-turbo-0125 has its own column, flagged, on every page and in the downloads."""
+    from harness.leaderboard.data import column_key
+
+    by_name = {r.model.name: r for r in site["records"]}
+    limit = by_name[LIMIT_MODEL]
+    assert limit.judge == "gpt-35-turbo-0125" and limit.judge_identity.official is False
+    assert limit.judge_identity.provider == "openai-compatible" and limit.judge_identity.host.startswith("http://127.0.0.1:")
+    official = column_key(next(r for r in site["records"] if r.id == "dream.tarsier2-7b.0115.tarsier2-report-t1"), "f1")
+    assert column_key(limit, "f1") != official
+    for page in ("index.html", "benchmarks/dream.html"):
+        html = (site["site"] / page).read_text()
+        heads = dict(re.findall(r'<th scope="col" data-col="([^"]+)"[^>]*title="([^"]*)"', html))
+        cells = re.findall(r'<tbody class="row"[^>]*data-model="([^"]+)"[^>]*>(.*?)</tbody>', html, re.S)
+        for model, body in cells:
+            if model in (LIMIT_MODEL, SHORT_MODEL):
+                cols = re.findall(r'<td class="num[^"]*" data-col="([^"]+)" data-v="[^"]+"', body)
+                assert cols and all("openai-compatible" in c for c in cols), (page, cols)
+                assert all("not the official judge: openai-compatible http://127.0.0.1:" in heads[c] for c in cols)
+        assert "⚑ not the official judge: openai-compatible http://127.0.0.1:" in html
+    with (site["site"] / "downloads" / "results.csv").open(newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["model"] == LIMIT_MODEL]
+    assert rows and all(r["judge_official"] == "False" and r["judge_provider"] == "openai-compatible"
+                        and r["judge_host"].startswith("http://127.0.0.1:") for r in rows)
+    tarsier = [r for r in csv.DictReader((site["site"] / "downloads" / "results.csv").open(newline=""))
+               if r["id"] == "dream.tarsier2-7b.0115.tarsier2-report-t1"]
+    assert tarsier and all(r["judge_official"] == "True" and r["judge_provider"] == "azure" for r in tarsier)
+
+
+def test_runs_feed_the_explorer_only_unless_included(tmp_path):
+    """Without --include-runs, run directories feed the explorer; only published records enter tables."""
+    from harness.leaderboard.build import BuildOptions, build_site
+
+    results, runs = make_inputs(tmp_path)
+    report = build_site(BuildOptions(results=results, runs=runs, out=tmp_path / "site", plots=False))
+    html = (tmp_path / "site" / "index.html").read_text()
+    assert "Dream-A" not in html and "evilrun" not in html.lower()
+    assert LIMIT_MODEL in html and SHORT_MODEL in html  # published, shown apart
+    assert LIMIT_MODEL in (tmp_path / "site" / "explore" / "dream" / "data" / "meta.js").read_text()
+    assert "Dream-A" in (tmp_path / "site" / "explore" / synthetic_dream(tmp_path / "site") / "data" / "meta.js").read_text()
+    payload = json.loads((tmp_path / "site" / "downloads" / "results.json").read_text())
+    assert all(v["published"] for v in payload["board"].values()) and report.n_runs == 6
+    r = harness_cli("leaderboard", "build", "--results", str(results), "--runs", str(runs), "--include-runs",
+                    "--out", str(tmp_path / "site2"), "--no-plots")
+    assert r.returncode == 0, r.stderr
+    assert "Dream-A" in (tmp_path / "site2" / "index.html").read_text()
+
+
+def test_dream_buckets_in_numeric_order(site):
+    """Bucket families are shown by their numeric bounds: <=3, 4-5, 6-7, >=8 (not 4-5, 6-7, <=3, >=8)."""
+    page = (site["site"] / "benchmarks" / "dream.html").read_text()
+    start = page.index('id="groups-dream-events"')
+    head = page[start:page.index("</thead>", start)]
+    assert _names_of(head) == ["<=3", "4-5", "6-7", ">=8"]
+    start = page.index('id="groups-dream-subjects"')
+    head = page[start:page.index("</thead>", start)]
+    assert _names_of(head) == ["<=1", "==2", "==3", ">=4"]
+
+
+def _names_of(head: str) -> list[str]:
+    import html as H
+
+    return [H.unescape(x) for x in re.findall(r'class="group">([^<]*)<', head)]

@@ -108,3 +108,63 @@ def test_video_mme_tarsier_drops_whole_video(tmp_path):
     durations = {k for k in strict["groups"] if k.startswith("duration=")}
     assert durations == {f"duration={rows[0]['extra_info']['duration']}"}
     assert any(k.startswith("domain=") for k in strict["groups"])
+
+
+def _unsure_or_sentence(i, row):
+    """Answers a strict reader must not take as a choice: 'I am not sure' (I), 'The answer is (C)'
+    (T), '5' (the off-by-one maps it to F, not an option of a 5-way question)."""
+    k = i % 10
+    if k == 7:
+        return "I am not sure"
+    if k == 8:
+        return "The answer is (" + row["text"]["response"] + ")"
+    if k == 9:
+        return "5"
+    return row["text"]["response"]
+
+
+def test_strict_letter_outside_the_options_is_invalid(tmp_path):
+    preds = tarsier_predictions(NEXTQA, tmp_path / "p.jsonl", _unsure_or_sentence)
+    common = ["run", "--model", f"file:{preds}", "--bench", "next-qa", "--annotations", str(NEXTQA),
+              "--limit", "500", "--out", str(tmp_path / "runs"), "--json", "--no-progress"]
+    strict = json.loads(harness_cli(*common).stdout)
+    assert (strict["n_scored"], strict["n_invalid"]) == (500, 150)  # I, T and F are not among A-E
+    assert strict["invalid_pct"] == pytest.approx(30.0)
+    assert strict["metrics"]["accuracy"] == pytest.approx(70.0)
+    # tarsier keeps the published parser bit for bit: I, T and F are letters, valid and wrong
+    tarsier = json.loads(harness_cli(*common, "--protocol", "tarsier").stdout)
+    assert (tarsier["n_invalid"], tarsier["invalid_pct"]) == (0, 0.0)
+    assert tarsier["metrics"]["accuracy"] == pytest.approx(70.0)
+    # the per-sample record says why an answer is invalid
+    run_dir = next((tmp_path / "runs").glob("*/next-qa/*"))
+    strict_scores = [json.loads(line) for f in run_dir.glob("scores/*/scores.jsonl") for line in f.open()]
+    reasons = {s["fields"].get("invalid") for s in strict_scores if not s["fields"]["valid"]}
+    assert reasons == {"I is not one of the options A-E", "T is not one of the options A-E",
+                       "F is not one of the options A-E"}
+    shown = harness_cli("show", str(run_dir))
+    assert shown.returncode == 0, shown.stderr
+    assert "invalid 150 (30.0% of answers)" in shown.stdout and "invalid 0 (0.0% of answers)" in shown.stdout
+    assert "frames: none (predictions replayed from a file)" in shown.stdout and "frames 8" not in shown.stdout
+    assert "coverage: 500 of 4996 canonical samples; canonical annotation file; not comparable" in shown.stdout
+
+
+def test_strict_without_listed_options_fails_the_sample_by_name():
+    """Under strict an answer is checked against the sample's options; a question that lists none
+    cannot be checked, so the sample fails with its reason instead of being read as wrong."""
+    import asyncio
+
+    from harness import registry
+    from harness.metric import ScoreContext
+    from harness.types import Prediction
+
+    bench = registry.benchmark("next-qa")
+    sample = bench.samples(bench.load_annotations(str(NEXTQA)))[0]
+    metric = registry.metric("multiple_choice")
+    bare = sample.model_copy(update={"options": []})
+    pred = Prediction(sample_id=sample.id, text=sample.answer)
+    strict = asyncio.run(metric.score(bare, pred, ScoreContext(protocol="strict")))
+    assert strict.status == "failed" and "no options" in strict.reason
+    tarsier = asyncio.run(metric.score(bare, pred, ScoreContext(protocol="tarsier")))
+    assert tarsier.ok and tarsier.fields["correct"]
+    no_answer = asyncio.run(metric.score(sample.model_copy(update={"answer": None}), pred, ScoreContext()))
+    assert no_answer.status == "failed" and "no answer" in no_answer.reason

@@ -117,6 +117,11 @@ def _write(root: Path, data: dict, name: str | None = None) -> Path:
     ({"benchmark": "dream", "id": "dream.m.test", "metric": "f1", "metrics": {"f1": 30.0}}, "judge"),
     ({"surprise": 1}, "surprise: Extra inputs are not permitted"),
     ({"date": "March 2024"}, "date: "),
+    ({"judge": "j", "judge_identity": {"model": "j", "host": "http://bob:sk-x@127.0.0.1:9/v1"}}, "without credentials"),
+    ({"judge": "j", "judge_identity": {"model": "gpt-4o"}}, "is not the judge"),
+    ({"judge": "j", "judge_identity": {"model": "j", "provider": "somewhere"}}, "judge_identity.provider"),
+    ({"n_invalid": 7, "n_total": 5}, "n_invalid 7 > n_total 5"),
+    ({"coverage": {"annotation_sha256": "x", "n_run": 9, "n_file": 5}}, "covers 9 samples of a 5-sample file"),
 ])
 def test_check_rejects_bad_records(tmp_path, capsys, change, message):
     _write(tmp_path, {**GOOD, "id": "next-qa.good"})  # a good neighbour is not reported
@@ -163,6 +168,10 @@ def test_publish_a_file_run_as_reproduced(tmp_path):
     assert rec["provenance"]["harness_version"]
     assert (rec["n_scored"], rec["n_total"]) == (300, 4996) and rec["split"] == "val"  # a --limit 300 run
     assert "partial run: 300 of 4996 samples (--limit)" in rec["notes"]
+    assert (rec["n_invalid"], rec["invalid_pct"]) == (0, 0.0)  # every answer is one of A-E
+    cov = rec["coverage"]
+    assert cov["canonical"] is True and (cov["n_run"], cov["n_file"], cov["n_canonical"]) == (300, 4996, 4996)
+    assert rec["judge_identity"] is None and rec["judge"] is None
     lo, hi = rec["intervals"]["accuracy"]
     assert lo <= rec["metrics"]["accuracy"] <= hi
     assert harness_cli("results", "check", "--results", str(res)).returncode == 0
@@ -170,3 +179,54 @@ def test_publish_a_file_run_as_reproduced(tmp_path):
     r = harness_cli("results", "publish", str(run_dir), "--results", str(res), "--runs", str(out))
     assert r.returncode == 0, r.stderr
     assert [p.name for p in res.rglob("*.json")] == [path.name]
+
+
+# -- sources link to exactly what they name ------------------------------------------------
+def test_import_published_again_changes_nothing(shared, tmp_path):
+    import shutil
+
+    shutil.copytree(RESULTS, tmp_path / "results")
+    r = harness_cli("results", "import-published", "--published", str(PUBLISHED), "--out", str(tmp_path / "results"))
+    assert r.returncode == 0, r.stderr
+    n = len(list(RESULTS.rglob("*.json")))
+    assert f"0 records written, {n} unchanged, 0 stale removed" in r.stdout
+
+
+def test_sources_link_to_exactly_what_they_name(committed):
+    import re
+
+    linked = [r for r in committed if r.kind == "reported" and r.provenance.url]
+    assert len(linked) > 100
+    for r in linked:
+        url, named = r.provenance.url, f"{r.provenance.source} {r.provenance.where} {r.provenance.transcript}"
+        assert url.startswith("https://"), r.id
+        if "arxiv.org/abs/" in url:  # a versioned paper, the version the source names
+            m = re.fullmatch(r"https://arxiv\.org/abs/(\d{4}\.\d{5})(v\d+)", url)
+            assert m, (r.id, url)
+            assert f"{m.group(1)}{m.group(2)}" in named, (r.id, url)
+        if "github.com" in url and "/blob/" in url:  # a file: pinned to a full commit
+            m = re.search(r"/blob/([0-9a-f]{40})/", url)
+            assert m, (r.id, url)
+            assert re.search(r"@" + m.group(1)[:7], named), (r.id, url)
+        for short in re.findall(r"@([0-9a-f]{7,40})\b", named):  # every commit named is the one linked
+            assert "/blob/" in url and re.search(r"/blob/" + short, url), (r.id, short, url)
+    by_id = {r.id: r for r in committed}
+    readme = by_id["dream.tarsier2-7b.0115.readme-eval"].provenance.url
+    assert readme == "https://github.com/bytedance/tarsier/blob/63de87a760c2aec6b31470a08046969a13787126/README.md"
+    paper = by_id["dream.tarsier-7b.tarsier-paper"].provenance.url
+    assert paper.startswith("https://github.com/bytedance/tarsier/blob/e3f27ef6d901422db471efbf0c8e0ae502fea0f1/")
+    assert by_id["dream.tarsier2-7b.0115.tarsier2-report-t1"].provenance.url == "https://arxiv.org/abs/2501.07888v3"
+    # the leaderboard page changed between versions: each record links the page version it was read from
+    old = by_id["dream.tarsier2-7b.lb20240920.8f.leaderboard-old"].provenance.url
+    new = by_id["dream.tarsier2-7b.lb20240920.16f.leaderboard"].provenance.url
+    assert "1a72cdae022a4f07d1923261776777a85fc4d46a/index.html" in old
+    assert "3b3fa95053c0386ffe9175fb98a15320484be3f0/index.html" in new
+
+
+def test_reported_records_keep_what_the_source_says_about_the_judge(committed):
+    tarsier = [r for r in committed if r.judge == "gpt-35-turbo-0125"]
+    assert tarsier and all(r.judge_identity and r.judge_identity.official and r.judge_identity.provider == "azure"
+                           and "PROTOCOLS" in r.judge_identity.basis for r in tarsier)
+    other = [r for r in committed if r.judge and "another API provider" in r.judge]
+    assert other and all(r.judge_identity and r.judge_identity.official is False for r in other)
+    assert all(r.judge_identity is None for r in committed if r.judge == "unknown")

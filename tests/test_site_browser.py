@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
-from test_leaderboard import EVIL_MODEL, EVIL_RUN_MODEL, N_DREAM, N_NEXTQA, PAYLOAD, build
+from test_leaderboard import (EVIL_MODEL, EVIL_RUN_MODEL, LIMIT_MODEL, N_DREAM, N_NEXTQA, PAYLOAD, SHORT_MODEL, build,
+                              synthetic_dream)
 
 CHROMIUM = os.environ.get("HARNESS_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -30,7 +31,8 @@ def site(tmp_path_factory):
     report, results, runs = build(root)
     from harness.results import load_dir
 
-    return {"site": root / "site", "records": load_dir(results), "report": report}
+    return {"site": root / "site", "records": load_dir(results), "report": report,
+            "dream_explorer": f"explore/{synthetic_dream(root / 'site')}/index.html"}
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +65,7 @@ def page(browser):
 
 
 def url(site, rel: str) -> str:
+    rel = rel.replace("explore/dream/index.html", site["dream_explorer"])  # the synthetic runs' explorer
     return (site["site"] / rel).as_uri() if "#" not in rel else \
         (site["site"] / rel.split("#")[0]).as_uri() + "#" + rel.split("#", 1)[1]
 
@@ -85,7 +88,17 @@ def column_values(page, table: str, col: str):
         "els => els.map(td => td.getAttribute('data-v'))")
 
 
-DREAM = "#table-detailed-caption table"
+DREAM = "#table-detailed-caption table.lb:not(.unranked)"
+DREAM_APART = "#table-detailed-caption table.unranked"
+
+
+def ranks(page, table: str):
+    """(model, rank text, shown value) of the visible rows, in display order."""
+    return page.eval_on_selector_all(
+        f"{table} tbody.row:not([hidden])",
+        """(els, col) => els.map(tb => [tb.getAttribute('data-model'), tb.querySelector('td.rank').textContent,
+            (tb.querySelector('td[data-col="' + col + '"] .val') || {}).textContent || null])""",
+        page.get_attribute(table, "data-default-sort"))
 
 
 def test_index_shows_every_dream_row_sorted_by_f1(site, page):
@@ -95,19 +108,34 @@ def test_index_shows_every_dream_row_sorted_by_f1(site, page):
     assert page.get_attribute(f'{DREAM} th[data-col="{col}"]', "aria-sort") == "descending"
     rows = visible_rows(page, DREAM)
     dream = [r for r in site["records"] if r.benchmark == "dream"]
-    assert len(rows) == len(dream) + 3
+    assert len(rows) == len(dream) - 2  # the --limit and the 100-line runs are apart
     reported = [r for r in rows if r["prov"] != "reproduced"]
     assert len(reported) == 69
     for r in reported:
         assert r["badge"] in ("reported", "reported (quoted)", "third-party") and r["src"].strip()
     values = [float(v) for v in column_values(page, DREAM, col) if v]
     assert values == sorted(values, reverse=True) and values[0] == 42.0
-    ranks = page.eval_on_selector_all(f"{DREAM} tbody.row td[data-rank]", "els => els.map(e => e.textContent)")
-    assert ranks[:3] == ["1", "2", "3"]
+    shown = ranks(page, DREAM)
+    _check_model_ranks(shown)
+    numbered = {m: r for m, r, _ in shown if r}
+    assert numbered["Tarsier2-7B"] == "1" and [m for m, r, _ in shown].count("Tarsier2-7B") > 1
+    assert numbered["GPT-4o mini"] == numbered["LLaVA-Video-72B"]  # both 34.0: one shared rank
+    assert numbered["LLaVA-OneVision-72B"] == numbered["Qwen2-VL-72B"] == numbered["VILA-1.5-34B"]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "index.png"))
     page.screenshot(path=str(ARTIFACTS / "index-full.png"), full_page=True)
     assert page.evaluate("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
+
+
+def _check_model_ranks(rows) -> None:
+    """'#' ranks models, not rows: one number per model (on its best row), models whose values read
+    the same share it, the next one skips (1, 2, 2, 4)."""
+    numbered = [(m, int(r), float(v)) for m, r, v in rows if r]
+    models = {m for m, _, v in rows if v is not None}
+    assert len(numbered) == len({m for m, _, _ in numbered}) == len(models)
+    for m, r, v in numbered:
+        assert r == 1 + len({m2 for m2, _, v2 in numbered if v2 > v}), (m, r, v)
+    assert min(r for _, r, _ in numbered) == 1
 
 
 def test_sorting(site, page):
@@ -201,7 +229,7 @@ def test_reproduced_run_and_explorer_navigation(site, page):
     n = int(page.text_content("#ex-pos").split(" of ")[1].split(" ")[0])
     assert 0 < n < N_NEXTQA
     for _ in range(3):
-        assert page.text_content(".pred .score") == "1"
+        assert page.text_content(".pred .score") == "100"  # the tables' scale: accuracy in %
         page.click("#ex-next")
         page.wait_for_timeout(50)
     assert "min=1" in page.url
@@ -249,3 +277,37 @@ def test_script_payloads_never_run(site, page):
     names = page.eval_on_selector_all("a.model", "els => els.map(e => e.textContent)")
     assert names.count(EVIL_MODEL) == 1
     assert page.evaluate("typeof window.__xss") == "undefined"
+
+
+def test_partial_and_other_file_runs_are_visible_and_never_ranked(site, page):
+    """A --limit 100 DREAM-1K run and a run on a 100-line DREAM annotation file, both published: on
+    the page, below the ranking, with their coverage in the row; never numbered, never among the
+    ranked rows whatever the sorting; their loopback judge has its own, flagged column."""
+    page.goto(url(site, "index.html"))
+    apart = {r["name"]: r for r in visible_rows(page, DREAM_APART)}
+    assert {LIMIT_MODEL, SHORT_MODEL} <= set(apart)
+    texts = dict(page.eval_on_selector_all(
+        f"{DREAM_APART} tbody.row", "els => els.map(tb => [tb.getAttribute('data-model'), tb.querySelector('td.model-col').innerText])"))
+    assert "100/1000" in texts[LIMIT_MODEL] and "1 of 5 subsets" in texts[LIMIT_MODEL]
+    assert "not the canonical annotation file" in texts[SHORT_MODEL] and "100/1000" in texts[SHORT_MODEL]
+    assert page.locator(f"{DREAM_APART} .apart-flag", has_text="100/1000").first.is_visible()
+    assert set(page.eval_on_selector_all(f"{DREAM_APART} td.rank", "els => els.map(e => e.textContent)")) == {"–"}
+    ranked = {r["name"] for r in visible_rows(page, DREAM)}
+    assert not ranked & {LIMIT_MODEL, SHORT_MODEL}
+    # their judge: a loopback server calling itself gpt-35-turbo-0125, a column of its own, flagged
+    flag = page.locator(f"{DREAM} th .judge-flag", has_text="127.0.0.1").first
+    assert flag.is_visible() and "not the official judge" in flag.text_content()
+    official = page.get_attribute(DREAM, "data-default-sort")
+    assert "openai-compatible" not in official
+    assert page.eval_on_selector_all(f'{DREAM_APART} tbody.row td[data-col="{official}"]',
+                                     "els => els.map(e => e.getAttribute('data-v'))") == [""] * len(apart)
+    # sorting either table keeps them apart; ranks stay per model, best first
+    col = page.get_attribute(DREAM, "data-default-sort")
+    page.click(f'{DREAM} th[data-col="{col}"] button')  # ascending
+    _check_model_ranks(ranks(page, DREAM))
+    assert not {r["name"] for r in visible_rows(page, DREAM)} & {LIMIT_MODEL, SHORT_MODEL}
+    page.click(f'{DREAM_APART} th[data-col="model"] button')
+    assert set(page.eval_on_selector_all(f"{DREAM_APART} td.rank", "els => els.map(e => e.textContent)")) == {"–"}
+    # filtering: ranks are recomputed over the models still shown
+    page.fill('form[data-filters] input[name="q"]', "gpt")
+    _check_model_ranks(ranks(page, DREAM))

@@ -131,7 +131,8 @@ class BenchComparison:
         for k in r.keys:
             iv = r.intervals.get(k)
             metrics[k] = {"a": r.a[k], "b": r.b[k], "diff": r.diff[k],
-                          "interval": list(iv) if iv else None, "p_value": r.p_values.get(k)}
+                          "interval": list(iv) if iv else None, "p_value": r.p_values.get(k),
+                          "p_text": stats.format_p(r.p_values.get(k), r.n_resamples)}
         return {
             "benchmark": self.benchmark,
             "run_a": str(self.run_a.dir), "run_b": str(self.run_b.dir),
@@ -211,10 +212,6 @@ def _num(v: float | None, sign: bool = False) -> str:
     return f"{v:+.2f}" if sign else f"{v:.2f}"
 
 
-def _p(p: float | None) -> str:
-    return "-" if p is None else f"{p:.3g}"
-
-
 def print_comparison(c: BenchComparison) -> None:
     r = c.result
     judge = f", judge {c.score_spec.judge.model}" if c.score_spec.judge else ""
@@ -223,11 +220,11 @@ def print_comparison(c: BenchComparison) -> None:
           f"scored A {c.n_scored_a} of {c.n_total_a}, B {c.n_scored_b} of {c.n_total_b}")
     print(f"  A = {c.run_a.model_name}  ({c.run_a.dir})")
     print(f"  B = {c.run_b.model_name}  ({c.run_b.dir})")
-    table = [("metric", "A", "B", "B - A", "95% interval", "p")]
+    table = [("metric", "A", "B", "B - A", "95% interval", "p-value")]
     for k in r.keys:
         iv = r.intervals.get(k)
         table.append((k, _num(r.a[k]), _num(r.b[k]), _num(r.diff[k], sign=True),
-                      f"[{_num(iv[0], True)}, {_num(iv[1], True)}]" if iv else "-", _p(r.p_values.get(k))))
+                      f"[{_num(iv[0], True)}, {_num(iv[1], True)}]" if iv else "-", stats.format_p(r.p_values.get(k), r.n_resamples)))
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]))]
     for row in table:
         print("  " + "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w)

@@ -12,7 +12,11 @@ def add_parser(sub) -> None:
     b = ls.add_parser("build", help="build the site from results/ (and runs/ for the explorer)")
     b.add_argument("--results", default="results", help="records folder (default: results/)")
     b.add_argument("--runs", default=None,
-                   help="run store root for the per-sample explorer (default: runs/ when it exists)")
+                   help="run store root for the per-sample explorer (default: runs/ when it exists); its "
+                        "results enter the tables only when published to results/ (or with --include-runs)")
+    b.add_argument("--include-runs", action="store_true",
+                   help="also show the runs' unpublished results in the tables, marked unpublished and "
+                        "never ranked")
     b.add_argument("--out", default="site", help="output folder (default: site/)")
     b.add_argument("--video-root", action="append", default=[],
                    help="folder with benchmark videos, for the explorer's frame strips (repeatable; "
@@ -34,7 +38,7 @@ def build(args) -> int:
     report = build_site(BuildOptions(
         results=args.results, runs=args.runs, out=args.out, video_roots=args.video_root,
         annotation_dirs=args.annotations,
-        strip_frames=args.frames, plots=not args.no_plots, title=args.title,
+        strip_frames=args.frames, plots=not args.no_plots, title=args.title, include_runs=args.include_runs,
     ))
     if args.timings:
         print("harness: " + ", ".join(f"{k} {v:.2f} s" for k, v in report.timings.items()), file=sys.stderr)

@@ -16,12 +16,23 @@ def fmt(value) -> str:
 def print_result(result: Result, indent: str = "") -> None:
     head = ", ".join(f"{k} {fmt(v)}" + _interval(result, k) for k, v in result.metrics.items())
     print(f"{indent}{result.benchmark} | {result.model} | {result.protocol}: {head}")
-    print(f"{indent}  scored {result.n_scored}/{result.n_total}, failed {result.n_failed}, invalid {result.n_invalid}")
+    print(f"{indent}  scored {result.n_scored}/{result.n_total}, failed {result.n_failed}{invalid_text(result)}")
+    if result.coverage is not None:
+        from harness.coverage import describe
+
+        print(f"{indent}  {describe(result.coverage)}")
     for reason, count in result.failed_reasons.items():
         print(f"{indent}    failed ({reason}): {count}")
     for group, values in result.groups.items():
         vals = ", ".join(f"{k} {fmt(v)}" for k, v in values.items())
         print(f"{indent}  {group}: {vals}")
+
+
+def invalid_text(result: Result) -> str:
+    """', invalid 53 (1.1% of answers)' for metrics whose answers can be invalid."""
+    if result.invalid_pct is None:
+        return f", invalid {result.n_invalid}" if result.n_invalid else ""
+    return f", invalid {result.n_invalid} ({result.invalid_pct:.1f}% of answers)"
 
 
 def _interval(result: Result, key: str) -> str:

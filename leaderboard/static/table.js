@@ -50,18 +50,34 @@
     renumber(table);
   }
 
+  // "#" ranks models, not rows: each model is ranked once, by its best visible value in the sorted
+  // column, best first whatever the sort direction; models whose values read the same share a rank
+  // (1, 2, 2, 4). A model's other rows get no number. Tables of results apart from the ranking
+  // (data-unranked) are never numbered.
   function renumber(table) {
+    if (table.hasAttribute("data-unranked")) return;
     var ths = headerCells(table);
     var th = ths.filter(function (h) { var s = h.getAttribute("aria-sort"); return s === "ascending" || s === "descending"; })[0];
     var index = th ? ths.indexOf(th) : -1;
     var numeric = th && th.getAttribute("data-type") === "num";
-    var n = 0;
+    var best = {};
     rowGroups(table).forEach(function (tb) {
       var rank = tb.querySelector("[data-rank]");
       if (!rank) return;
-      if (tb.hidden || !numeric || cellValue(tb, index, "num") === null) { rank.textContent = ""; return; }
-      n += 1;
-      rank.textContent = String(n);
+      rank.textContent = "";
+      if (tb.hidden || !numeric) return;
+      var v = cellValue(tb, index, "num");
+      if (v === null) return;
+      var val = mainRow(tb).cells[index].querySelector(".val");
+      var shown = parseFloat(val ? val.textContent : "");
+      var model = tb.getAttribute("data-model") || tb.getAttribute("data-name") || "";
+      var b = best[model];
+      if (!b || v > b.v) best[model] = { v: v, shown: isNaN(shown) ? v : shown, rank: rank };
+    });
+    var models = Object.keys(best).map(function (k) { return best[k]; });
+    models.forEach(function (m) {
+      var above = models.filter(function (o) { return o.shown > m.shown; }).length;
+      m.rank.textContent = String(above + 1);
     });
   }
 
@@ -108,23 +124,30 @@
     var q = (form.querySelector('input[name="q"]') || { value: "" }).value.trim().toLowerCase();
     var sizes = checked(form, "size"), weights = checked(form, "weights"), provs = checked(form, "prov");
     var showFlagged = checked(form, "superseded").length > 0;
+    var counts = [];  // per table block: ranked rows shown / total, rows apart from the ranking shown
     document.querySelectorAll("table[data-sortable]").forEach(function (table) {
-      var shown = 0, total = 0;
+      var block = table.closest(".table-block");
+      var c = counts.filter(function (x) { return x.block === block; })[0];
+      if (!c) { c = { block: block, shown: 0, total: 0, apart: 0 }; counts.push(c); }
       rowGroups(table).forEach(function (tb) {
         if (!tb.hasAttribute("data-prov")) return;
-        total += 1;
         var ok = sizes.indexOf(tb.getAttribute("data-size")) >= 0 &&
           weights.indexOf(tb.getAttribute("data-weights")) >= 0 &&
           provs.indexOf(tb.getAttribute("data-prov")) >= 0 &&
           (showFlagged || !tb.getAttribute("data-flags")) &&
           (!q || (tb.getAttribute("data-name") || "").indexOf(q) >= 0);
         tb.hidden = !ok;
-        if (ok) shown += 1;
+        if (table.hasAttribute("data-unranked")) { if (ok) c.apart += 1; return; }
+        c.total += 1;
+        if (ok) c.shown += 1;
       });
       renumber(table);
-      var block = table.closest(".table-block");
-      var count = block && block.querySelector("[data-count]");
-      if (count) count.textContent = shown === total ? total + " rows" : "showing " + shown + " of " + total + " rows";
+    });
+    counts.forEach(function (c) {
+      var count = c.block && c.block.querySelector("[data-count]");
+      if (!count) return;
+      var text = c.shown === c.total ? c.total + " rows" : "showing " + c.shown + " of " + c.total + " rows";
+      count.textContent = text + (c.apart ? " · " + c.apart + " not ranked (below)" : "");
     });
   }
 
