@@ -30,6 +30,9 @@ class VideoAdapter(Adapter):
     resize: ClassVar[str] = "none"  # harness.video resize mode applied before caching
     max_pixels: ClassVar[int | None] = None  # pixel cap applied before caching (None: full size)
     repeat: ClassVar[int] = 1  # each frame passed this many times (Tarsier2: 2)
+    # harness.frame_rules sampler: the model's official loader ("tarsier1", "tarsier2"), or the
+    # harness default ("uniform"), which follows Tarsier-1's loader under --protocol tarsier
+    sampler: ClassVar[str] = "uniform"
 
     def __init__(self, model: str, options: AdapterOptions):
         super().__init__(model, options)
@@ -43,8 +46,11 @@ class VideoAdapter(Adapter):
         self._frame_cache = None
 
     def frame_spec(self, n: int) -> FrameSpec:
+        sampler = self.sampler
+        if sampler == "uniform" and self.options.protocol == "tarsier":
+            sampler = "tarsier1"  # the reference protocol's loader (GIFs and frame lists: no repeats)
         return FrameSpec(n_frames=n, resize=self.resize, max_pixels=self.max_pixels,
-                         repeat=self.repeat, sampler_version=_sampler_version())
+                         repeat=self.repeat, sampler=sampler, sampler_version=_sampler_version())
 
     @property
     def frame_cache(self):
@@ -60,16 +66,32 @@ class VideoAdapter(Adapter):
         return self.frames.max_pixels
 
     def load_frames(self, sample: Sample):
-        """The FrameSample for a sample's video (VideoError when it cannot be decoded)."""
+        """The FrameSample for a sample's clip (VideoError when it cannot be decoded): its video
+        (within the clip window, when the annotation gives one) or its list of frame files."""
+        files = sample.extra.get("frame_files")
+        if files:
+            from harness.video import sample_frame_list
+
+            return sample_frame_list(files, self.frames.n_frames, resize=self.frames.resize,
+                                     max_pixels=self.sampler_max_pixels, sampler=self.frames.sampler)
         if not sample.video:
             raise VideoError(f"sample {sample.id} has no video")
         return self.frame_cache.get(sample.video, self.frames.n_frames, resize=self.frames.resize,
-                                    max_pixels=self.sampler_max_pixels)
+                                    max_pixels=self.sampler_max_pixels, sampler=self.frames.sampler,
+                                    window=clip_window(sample))
 
     def close(self) -> None:
         if self._frame_cache is not None:
             self._frame_cache.close()
             self._frame_cache = None
+
+
+def clip_window(sample: Sample) -> tuple[float | None, float | None] | None:
+    """(start_time, end_time) in seconds when the annotation restricts the clip, else None."""
+    start, end = sample.extra.get("clip_start"), sample.extra.get("clip_end")
+    if start is None and end is None:
+        return None
+    return (start, end)
 
 
 def _sampler_version() -> str:

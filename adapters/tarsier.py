@@ -74,6 +74,7 @@ class Tarsier1Adapter(LocalAdapter):
     family = "tarsier"
     needs = "GPU >=16 GB (fp16); weights omni-research/Tarsier-7b; extra [tarsier]"
     resize: ClassVar[str] = "square-stretch"
+    sampler: ClassVar[str] = "tarsier1"
     default_frames: ClassVar[int] = 8
     default_dtype: ClassVar[str] = "float16"
     default_max_new_tokens: ClassVar[int] = 512
@@ -238,6 +239,7 @@ class Tarsier2Adapter(QwenVLAdapter):
     model_class: ClassVar[str] = "Qwen2VLForConditionalGeneration"
     template_source: ClassVar[str] = "tokenizer"
     default_frames: ClassVar[int] = 16
+    sampler: ClassVar[str] = "tarsier2"
     repeat: ClassVar[int] = 2
     max_pixels: ClassVar[int | None] = 460_800
     default_dtype: ClassVar[str] = "bfloat16"

@@ -41,6 +41,7 @@ class FrameSpec(BaseModel):
     max_pixels: int | None = None
     resize: str = "none"  # e.g. "square-stretch" (Tarsier-1), "none"
     repeat: int = 1  # Tarsier2 passes each frame twice
+    sampler: Literal["uniform", "tarsier1", "tarsier2"] = "uniform"  # harness.frame_rules
     decoder: str = "pyav"
     sampler_version: str = "1"
 

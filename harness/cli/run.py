@@ -70,7 +70,7 @@ def adapter_options(args) -> AdapterOptions:
         model_path=args.model_path, revision=args.revision, device=args.device, backend=args.backend,
         base_url=args.base_url, frames=args.frames, batch_size=args.batch_size,
         max_new_tokens=args.max_new_tokens, concurrency=args.concurrency, detail=args.detail,
-        cache_dir=args.cache_dir, display_name=args.model_name,
+        cache_dir=args.cache_dir, display_name=args.model_name, protocol=getattr(args, "protocol", "strict"),
         extra={k: v for k, v in (("dtype", getattr(args, "dtype", None)),
                                  ("gemini_input", getattr(args, "gemini_input", None))) if v},
     )
