@@ -7,7 +7,7 @@ inside the adapter, so listing models stays cheap.
 MODELS = {
     "tarsier-7b": "harness.adapters.tarsier:Tarsier7B",
     "tarsier-34b": "harness.adapters.tarsier:Tarsier34B",
-    "tarsier2-7b": "harness.adapters.tarsier:Tarsier2Adapter",
+    "tarsier2-7b": "harness.adapters.tarsier2:Tarsier2Adapter",
     "qwen2-vl-7b": "harness.adapters.hf_video:Qwen2VL7B",
     "qwen2.5-vl-7b": "harness.adapters.hf_video:Qwen25VL7B",
     "llava-onevision-7b": "harness.adapters.hf_video:LlavaOneVision7B",

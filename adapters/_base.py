@@ -7,6 +7,7 @@ the adapter that needs them, when it needs them.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import importlib.util
 import re
@@ -128,6 +129,35 @@ def user_text_without_video(prompt: str) -> tuple[str, str]:
     user, prefix = split_chat_prompt(prompt)
     before, after = split_on_video(user)
     return "\n".join(t for t in (before, after) if t), prefix
+
+
+# -- the record of a prediction's inputs ------------------------------------------------------
+def inputs_record(frames, images: list, grid: list[int], n_tokens: int, prompt: str,
+                  image_token: str = "<|image_pad|>") -> dict[str, Any]:
+    """What a prediction was made from: frames (indices, times, rule), sizes, tokens, prompt hash."""
+    record = frames_record(frames)
+    record.update({"images": len(images), "resized_wh": list(images[0].size) if images else None,
+                   "grid_thw": grid, "visual_tokens": n_tokens, "prompt_sha256": prompt_hash(prompt),
+                   "prompt": compact_prompt(prompt, image_token)})
+    return record
+
+
+def frames_record(frames) -> dict[str, Any]:
+    return {"frame_indices": list(frames.indices), "timestamps": [None if t is None else round(t, 6)
+                                                                  for t in frames.timestamps],
+            "frames_requested": frames.requested or len(frames.indices), "sampler": frames.sampler,
+            "window": list(frames.window) if frames.window else None, "n_total": frames.n_total,
+            "fps": frames.fps, "decoded_wh": [frames.width, frames.height]}
+
+
+def prompt_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def compact_prompt(text: str, token: str) -> str:
+    """The prompt with each run of k visual tokens written `{token}*k` (the hash is of the full text)."""
+    return re.sub(f"(?:{re.escape(token)}){{2,}}", lambda m: f"{token}*{len(m.group(0)) // len(token)}", text)
+
 
 
 # -- errors and bookkeeping ----------------------------------------------------------------

@@ -19,8 +19,8 @@ from harness.adapter import AdapterOptions
 from harness.errors import BadInput, MissingDependency
 from harness.types import Prediction, Sample
 
-from harness.adapters._base import (VideoAdapter, error_prediction, require, user_text_without_video,
-                                    version_tuple, versions)
+from harness.adapters._base import (VideoAdapter, error_prediction, frames_record, prompt_hash, require,
+                                    user_text_without_video, version_tuple, versions)
 
 DTYPES = {"float16": "float16", "fp16": "float16", "half": "float16", "bfloat16": "bfloat16",
           "bf16": "bfloat16", "float32": "float32", "fp32": "float32"}
@@ -193,10 +193,13 @@ class LocalAdapter(VideoAdapter):
         return {"do_sample": False, "num_beams": 1, "max_new_tokens": self.max_new_tokens,
                 "use_cache": True, "temperature": None, "top_p": None, "top_k": None}
 
-    def decode_new_tokens(self, tokenizer, new_tokens) -> tuple[list[str], list[int]]:
-        """Texts and token counts of generated ids (batch x new), stopping at EOS / padding."""
+    def decode_new_tokens(self, tokenizer, new_tokens, stop_ids=None) -> tuple[list[str], list[int]]:
+        """Texts and token counts of generated ids (batch x new), stopping at EOS / padding
+        (or at any of `stop_ids`, the generation config's end tokens)."""
         texts, counts = [], []
         stop = {t for t in (tokenizer.eos_token_id, tokenizer.pad_token_id) if t is not None}
+        if stop_ids is not None:
+            stop |= set(stop_ids if isinstance(stop_ids, (list, tuple)) else [stop_ids])
         for row in new_tokens.tolist():
             n = len(row)
             for i, t in enumerate(row):
@@ -306,8 +309,19 @@ class ChatTemplateAdapter(LocalAdapter):
         mask = inputs["attention_mask"]
         return [Prediction(sample_id=s.id, text=t, prompt_tokens=int(mask[i].sum()),
                            completion_tokens=c, n_frames=len(f.images),
-                           meta={"frame_indices": list(f.indices)})
-                for i, ((s, f), t, c) in enumerate(zip(batch, outs, counts))]
+                           meta={"inputs": self.inputs_record(f, v, inputs["input_ids"][i], text)})
+                for i, ((s, f), v, text, t, c) in enumerate(zip(batch, videos, texts, outs, counts))]
+
+    def inputs_record(self, frames, video: list, input_ids, text: str) -> dict[str, Any]:
+        """Frames, sizes, visual tokens (counted in the model input) and the hash of the text the
+        processor was given (its one video placeholder is expanded by the processor)."""
+        cfg = self.model_obj.config
+        tok_id = getattr(cfg, "video_token_id", None) or getattr(cfg, "video_token_index", None)
+        rec = frames_record(frames)
+        rec.update({"images": len(video), "resized_wh": list(video[0].size) if video else None,
+                    "visual_tokens": int((input_ids == tok_id).sum()) if tok_id is not None else None,
+                    "prompt_sha256": prompt_hash(text), "prompt": text})
+        return rec
 
 
 # -- helpers -------------------------------------------------------------------------------
