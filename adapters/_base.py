@@ -81,6 +81,13 @@ class VideoAdapter(Adapter):
                                     max_pixels=self.sampler_max_pixels, sampler=self.frames.sampler,
                                     window=clip_window(sample))
 
+    def input_layout(self, frames) -> dict[str, Any]:
+        """What the model is given for these frames, without loading weights (`harness frames`):
+        image count, sizes, visual tokens (None where only the model's processor knows)."""
+        images = len(frames.images) * self.repeat
+        return {"images": images, "resized_wh": list(frames.images[0].size) if frames.images else None,
+                "visual_tokens": None, "note": "sizes after the harness's resize; the model's processor resizes again"}
+
     def close(self) -> None:
         if self._frame_cache is not None:
             self._frame_cache.close()

@@ -445,6 +445,14 @@ class QwenVLAdapter(ChatTemplateAdapter):
         if self.tokenizer.convert_tokens_to_ids(self.video_token) != getattr(self.model_obj.config, "video_token_id", None):
             raise BadInput(f"{self.source}: tokenizer and config disagree on the id of {self.video_token}")
 
+    def input_layout(self, frames) -> dict[str, Any]:
+        w, h = frames.width, frames.height
+        nh, nw = smart_resize(h, w, 28, min_pixels=56 * 56, max_pixels=self.max_pixels or 10**12)
+        images = len(frames.images) * self.repeat
+        images += images % 2  # the temporal patch takes frames in pairs
+        return {"images": images, "resized_wh": [nw, nh], "grid_thw": [images // 2, nh // 14, nw // 14],
+                "visual_tokens": images // 2 * (nh // 28) * (nw // 28)}
+
     def vllm_tokens_per_frame(self) -> int:
         """Upper bound of LLM tokens per sampled frame (a merged 2x2 patch of 28 px is one token
         per pair of frames; with repeat 2 each sampled frame is one pair)."""

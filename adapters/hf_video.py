@@ -52,7 +52,7 @@ class LlavaOneVision7B(ChatTemplateAdapter):
     backends: ClassVar[tuple[str, ...]] = ("transformers",)
 
 
-class LlavaVideo7B(ChatTemplateAdapter):
+class LlavaNextVideo7B(ChatTemplateAdapter):
     requires_modules: ClassVar[tuple[str, ...]] = ("torchvision",)  # transformers' video processors
     family = "llava-next-video"
     hub_id = "llava-hf/LLaVA-NeXT-Video-7B-hf"
@@ -62,6 +62,14 @@ class LlavaVideo7B(ChatTemplateAdapter):
     min_transformers: ClassVar[str] = "4.45"
     default_frames: ClassVar[int] = 32
     backends: ClassVar[tuple[str, ...]] = ("transformers",)
+
+
+class LlavaVideo7B(LlavaOneVision7B):
+    """LLaVA-Video-7B-Qwen2 (lmms-lab), in transformers' LLaVA-OneVision classes (llava-hf conversion)."""
+
+    family = "llava-video"
+    hub_id = "llava-hf/LLaVA-Video-7B-Qwen2-hf"
+    needs = "GPU ~20 GB (fp16), weights llava-hf/LLaVA-Video-7B-Qwen2-hf, extra [tarsier], torchvision"
 
 
 class InternVL3_8B(ChatTemplateAdapter):

@@ -20,6 +20,8 @@ Tarsier2 is in tarsier2.py.
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any, ClassVar
 
 from harness.errors import BadInput
@@ -197,9 +199,22 @@ class Tarsier1Adapter(LocalAdapter):
         """Pixels a side of the square the CLIP processor makes (336 for the released models)."""
         ip = self.image_processor
         crop = getattr(ip, "crop_size", None) if ip is not None else None
+        if crop is None and Path(self.source).is_dir():  # `harness frames` before loading
+            f = Path(self.source) / "preprocessor_config.json"
+            crop = json.loads(f.read_text()).get("crop_size") if f.is_file() else None
         if isinstance(crop, dict) and crop.get("height"):
             return int(crop["height"])
+        if isinstance(crop, int):
+            return crop
         return 336
+
+    def input_layout(self, frames) -> dict[str, Any]:
+        side = self.frame_side() // 14
+        per = side * (side + 1) + 1
+        return {"images": len(frames.images), "stretched_wh": list(frames.images[0].size),
+                "resized_wh": [self.frame_side()] * 2, "tokens_per_frame": per,
+                "visual_tokens": per * len(frames.images),
+                "note": "each frame stretched to a square (aspect not kept), then the CLIP processor"}
 
     def inputs_record(self, frames, prompt: str) -> dict[str, Any]:
         """Frames, sizes (stretched square -> CLIP side), 601 tokens a frame at 336 px, prompt hash."""

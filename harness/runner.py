@@ -99,6 +99,7 @@ def build_spec(adapter: Adapter, bench: Benchmark, source: str, sha256: str, lim
         annotation_sha256=sha256,
         limit=limit,
         shard=shard,
+        profile=getattr(adapter.options, "profile", None),
         **fields,
     )
 
@@ -319,6 +320,8 @@ def make_result(store: RunStore, metric: Metric, score_spec: ScoreSpec, rows,
         groups=agg.groups,
         extra=extra,
         provenance=Provenance(kind="reproduced", spec_hash=spec.hash(), score_hash=score_spec.hash()),
+        profile=(spec.profile or {}).get("id"),
+        overridden=dict((spec.profile or {}).get("overridden") or {}),
         harness_version=harness.__version__,
     )
 
