@@ -309,16 +309,22 @@ class ChatTemplateAdapter(LocalAdapter):
         mask = inputs["attention_mask"]
         return [Prediction(sample_id=s.id, text=t, prompt_tokens=int(mask[i].sum()),
                            completion_tokens=c, n_frames=len(f.images),
-                           meta={"inputs": self.inputs_record(f, v, inputs["input_ids"][i], text)})
+                           meta={"inputs": self.inputs_record(f, v, inputs, i, text)})
                 for i, ((s, f), v, text, t, c) in enumerate(zip(batch, videos, texts, outs, counts))]
 
-    def inputs_record(self, frames, video: list, input_ids, text: str) -> dict[str, Any]:
+    def inputs_record(self, frames, video: list, inputs, row: int, text: str) -> dict[str, Any]:
         """Frames, sizes, visual tokens (counted in the model input) and the hash of the text the
         processor was given (its one video placeholder is expanded by the processor)."""
         cfg = self.model_obj.config
         tok_id = getattr(cfg, "video_token_id", None) or getattr(cfg, "video_token_index", None)
+        if "pixel_values_videos" not in inputs and "video_grid_thw" not in inputs:
+            tok_id = getattr(cfg, "image_token_id", None) or getattr(cfg, "image_token_index", None)
+        input_ids = inputs["input_ids"][row]
+        pix = inputs.get("pixel_values_videos", inputs.get("pixel_values"))
+        size = [int(pix.shape[-1]), int(pix.shape[-2])] if pix is not None and pix.dim() >= 4 else \
+            (list(video[0].size) if video else None)
         rec = frames_record(frames)
-        rec.update({"images": len(video), "resized_wh": list(video[0].size) if video else None,
+        rec.update({"images": len(video), "resized_wh": size,
                     "visual_tokens": int((input_ids == tok_id).sum()) if tok_id is not None else None,
                     "prompt_sha256": prompt_hash(text), "prompt": text})
         return rec
@@ -517,6 +523,19 @@ class _quiet:
 
     def __exit__(self, *exc):
         self.logger.setLevel(self.level)
+
+
+def checkpoint_folder(source: str, revision: str | None = None) -> str | None:
+    """A checkpoint's folder: --model-path itself, or the hub id's snapshot in the Hugging Face cache."""
+    if Path(source).is_dir():
+        return source
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        got = try_to_load_from_cache(source, "config.json", revision=revision)
+    except ImportError:
+        return None
+    return str(Path(got).parent) if isinstance(got, str) else None
 
 
 def _chat_template_file(source: str, kw: dict) -> str | None:

@@ -26,7 +26,7 @@ from harness.types import Prediction, Sample
 
 from harness.adapters import tarsier2_inputs as t2
 from harness.adapters._base import inputs_record, split_on_video
-from harness.adapters._hf import LocalAdapter, _chat_template_file
+from harness.adapters._hf import LocalAdapter, _chat_template_file, checkpoint_folder
 from harness.adapters.generation import checkpoint_generation
 
 VISION_PAD = ("<|image_pad|>", "<|video_pad|>")
@@ -198,7 +198,7 @@ class Tarsier2Adapter(LocalAdapter):
     def input_layout(self, frames) -> dict[str, Any]:
         """The official sizes and token count for these frames (the checkpoint's image processor
         settings when its preprocessor_config.json is at hand, Qwen2-VL's otherwise)."""
-        folder = self.source if Path(self.source).is_dir() else _cached_folder(self.source, self.options.revision)
+        folder = checkpoint_folder(self.source, self.options.revision)
         settings = t2.ImageProcessorSettings.from_checkpoint(folder)
         out = t2.layout(frames.width, frames.height, len(frames.images), settings).as_dict()
         out["image_processor"] = {"min_pixels": settings.min_pixels, "max_pixels": settings.max_pixels,
@@ -232,17 +232,6 @@ class Tarsier2Adapter(LocalAdapter):
         if importlib.util.find_spec("vllm") and importlib.util.find_spec("vllm.transformers_utils.configs.tarsier2"):
             over["model_type"] = "tarsier2"  # vLLM versions with a Tarsier2Config want it named
         return {"hf_overrides": over, "limit_mm_per_prompt": {"video": 1}}
-
-
-def _cached_folder(repo: str, revision: str | None) -> str | None:
-    """The hub checkpoint's folder in the Hugging Face cache, when it is there."""
-    try:
-        from huggingface_hub import try_to_load_from_cache
-
-        got = try_to_load_from_cache(repo, "config.json", revision=revision)
-    except ImportError:
-        return None
-    return str(Path(got).parent) if isinstance(got, str) else None
 
 
 def _wrapper_config(source: str, kw: dict[str, Any]) -> dict[str, Any]:

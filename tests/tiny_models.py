@@ -254,6 +254,98 @@ def _qwen_tokenizer(chat_template: str | None):
     return hf_tok, ids
 
 
+LLAVA_VIDEO_TEMPLATE = (  # llava-hf style: the video item is one <video> placeholder
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+    "{% for part in message['content'] %}{% if part['type'] == 'video' %}<video>\n"
+    "{% elif part['type'] == 'text' %}{{ part['text'] }}{% endif %}{% endfor %}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def _llava_tokenizer():
+    from tokenizers import AddedToken
+
+    hf_tok, ids = _qwen_tokenizer(chat_template=LLAVA_VIDEO_TEMPLATE)
+    hf_tok.add_special_tokens({"additional_special_tokens": ["<image>", "<video>"]})
+    ids.update({t: hf_tok.convert_tokens_to_ids(t) for t in ("<image>", "<video>")})
+    return hf_tok, ids
+
+
+def build_llava_onevision(out: str | Path, *, seed: int = 0) -> Path:
+    """LLaVA-OneVision (and LLaVA-Video, same classes) as llava-hf saves it: SigLIP tower (28 px,
+    2x2 patches -> 1 pooled token a frame), Qwen2 LM, a 28x28 video processor config."""
+    import torch
+    from transformers import LlavaOnevisionConfig, LlavaOnevisionForConditionalGeneration
+
+    out = Path(out)
+    torch.manual_seed(seed)
+    tok, ids = _llava_tokenizer()
+    cfg = LlavaOnevisionConfig(
+        vision_config={"model_type": "siglip_vision_model", "hidden_size": 32, "intermediate_size": 64,
+                       "num_hidden_layers": 1, "num_attention_heads": 2, "image_size": 28, "patch_size": 14},
+        text_config={"model_type": "qwen2", "vocab_size": len(tok), "hidden_size": 32, "intermediate_size": 64,
+                     "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 1,
+                     "max_position_embeddings": 4096, "eos_token_id": ids["<|im_end|>"]},
+        image_token_index=ids["<image>"], video_token_index=ids["<video>"], vision_feature_layer=-1,
+        vision_feature_select_strategy="full", image_grid_pinpoints=[[28, 28]], tie_word_embeddings=False)
+    LlavaOnevisionForConditionalGeneration(cfg).eval().save_pretrained(out)
+    tok.save_pretrained(out)
+    (out / "video_preprocessor_config.json").write_text(json.dumps(
+        {"size": {"height": 28, "width": 28}, "do_center_crop": False, "rescale_factor": 1 / 255,
+         "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5]}))
+    return out
+
+
+def build_llava_next_video(out: str | Path, *, seed: int = 0) -> Path:
+    """LLaVA-NeXT-Video as llava-hf saves it: CLIP tower (28 px, 2x2 patches, pooled 2x2 -> 1
+    token a frame), Llama-style LM, shortest edge 28 + centre crop 28."""
+    import torch
+    from transformers import LlavaNextVideoConfig, LlavaNextVideoForConditionalGeneration
+
+    out = Path(out)
+    torch.manual_seed(seed)
+    tok, ids = _llava_tokenizer()
+    cfg = LlavaNextVideoConfig(
+        vision_config={"model_type": "clip_vision_model", "hidden_size": 32, "intermediate_size": 64,
+                       "num_hidden_layers": 2, "num_attention_heads": 2, "image_size": 28, "patch_size": 14,
+                       "projection_dim": 32},
+        text_config={"model_type": "llama", "vocab_size": len(tok), "hidden_size": 32, "intermediate_size": 64,
+                     "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 2,
+                     "max_position_embeddings": 4096, "eos_token_id": ids["<|im_end|>"]},
+        image_token_index=ids["<image>"], video_token_index=ids["<video>"], vision_feature_layer=-2,
+        vision_feature_select_strategy="default", spatial_pool_mode="average", spatial_pool_stride=2,
+        image_grid_pinpoints=[[28, 28]], tie_word_embeddings=False)
+    LlavaNextVideoForConditionalGeneration(cfg).eval().save_pretrained(out)
+    tok.save_pretrained(out)
+    (out / "video_preprocessor_config.json").write_text(json.dumps(
+        {"size": {"shortest_edge": 28}, "do_center_crop": True, "crop_size": {"height": 28, "width": 28}}))
+    return out
+
+
+def build_internvl(out: str | Path, *, seed: int = 0) -> Path:
+    """InternVL3 as transformers' -hf conversion saves it: InternViT (28 px tiles, 2x2 patches,
+    pixel shuffle 0.5 -> 1 token a frame), Qwen2 LM, <img>/<IMG_CONTEXT>/</img> tokens."""
+    import torch
+    from transformers import InternVLConfig, InternVLForConditionalGeneration
+
+    out = Path(out)
+    torch.manual_seed(seed)
+    tok, ids = _llava_tokenizer()
+    tok.add_special_tokens({"additional_special_tokens": ["<image>", "<video>", "<img>", "</img>", "<IMG_CONTEXT>"]})
+    cfg = InternVLConfig(
+        vision_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
+                       "image_size": [28, 28], "patch_size": [14, 14]},
+        text_config={"model_type": "qwen2", "vocab_size": len(tok), "hidden_size": 32, "intermediate_size": 64,
+                     "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 1,
+                     "max_position_embeddings": 4096, "eos_token_id": ids["<|im_end|>"]},
+        image_token_id=tok.convert_tokens_to_ids("<IMG_CONTEXT>"), image_seq_length=1, downsample_ratio=0.5,
+        tie_word_embeddings=False)
+    InternVLForConditionalGeneration(cfg).eval().save_pretrained(out)
+    tok.save_pretrained(out)
+    (out / "video_preprocessor_config.json").write_text(json.dumps({"size": {"height": 28, "width": 28}}))
+    return out
+
+
 def make_video(path: str | Path, n_frames: int = 12, size: tuple[int, int] = (64, 48), fps: int = 8,
                seed: int = 0) -> Path:
     """A small H.264 MP4 with moving content (PyAV)."""
