@@ -92,7 +92,8 @@ def test_tarsier1_same_prompt_and_frames_and_a_raised_position_limit(tiny_tarsie
     assert req["prompt"] == tarsier1_prompt(s.prompt, 8) == "USER: " + "<image>" * 8 + "\nDescribe the video in detail. ASSISTANT: "
     assert [im.tobytes() for im in req["multi_modal_data"]["image"]] == [im.tobytes() for im in frames_hf.images]
     assert all(im.size == (96, 96) for im in frames_hf.images)  # stretched to squares for both
-    assert req["record"]["visual_tokens"] == 8 * 601 and req["record"]["frame_indices"] == frames_hf.indices
+    side = 56 // 14  # the tiny CLIP: 4 x 4 patches, so 4 x 5 + 1 = 21 tokens a frame (601 at 336 px)
+    assert req["record"]["visual_tokens"] == 8 * (side * (side + 1) + 1) and req["record"]["frame_indices"] == frames_hf.indices
     kw = engine_kwargs(vl)
     need = required_model_len(vl)
     assert kw["max_model_len"] == need > 4096 + 512
