@@ -7,6 +7,7 @@ the adapter that needs them, when it needs them.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import importlib.util
 import re
@@ -30,6 +31,9 @@ class VideoAdapter(Adapter):
     resize: ClassVar[str] = "none"  # harness.video resize mode applied before caching
     max_pixels: ClassVar[int | None] = None  # pixel cap applied before caching (None: full size)
     repeat: ClassVar[int] = 1  # each frame passed this many times (Tarsier2: 2)
+    # harness.frame_rules sampler: the model's official loader ("tarsier1", "tarsier2"), or the
+    # harness default ("uniform"), which follows Tarsier-1's loader under --protocol tarsier
+    sampler: ClassVar[str] = "uniform"
 
     def __init__(self, model: str, options: AdapterOptions):
         super().__init__(model, options)
@@ -43,8 +47,11 @@ class VideoAdapter(Adapter):
         self._frame_cache = None
 
     def frame_spec(self, n: int) -> FrameSpec:
+        sampler = self.sampler
+        if sampler == "uniform" and self.options.protocol == "tarsier":
+            sampler = "tarsier1"  # the reference protocol's loader (GIFs and frame lists: no repeats)
         return FrameSpec(n_frames=n, resize=self.resize, max_pixels=self.max_pixels,
-                         repeat=self.repeat, sampler_version=_sampler_version())
+                         repeat=self.repeat, sampler=sampler, sampler_version=_sampler_version())
 
     @property
     def frame_cache(self):
@@ -60,16 +67,39 @@ class VideoAdapter(Adapter):
         return self.frames.max_pixels
 
     def load_frames(self, sample: Sample):
-        """The FrameSample for a sample's video (VideoError when it cannot be decoded)."""
+        """The FrameSample for a sample's clip (VideoError when it cannot be decoded): its video
+        (within the clip window, when the annotation gives one) or its list of frame files."""
+        files = sample.extra.get("frame_files")
+        if files:
+            from harness.video import sample_frame_list
+
+            return sample_frame_list(files, self.frames.n_frames, resize=self.frames.resize,
+                                     max_pixels=self.sampler_max_pixels, sampler=self.frames.sampler)
         if not sample.video:
             raise VideoError(f"sample {sample.id} has no video")
         return self.frame_cache.get(sample.video, self.frames.n_frames, resize=self.frames.resize,
-                                    max_pixels=self.sampler_max_pixels)
+                                    max_pixels=self.sampler_max_pixels, sampler=self.frames.sampler,
+                                    window=clip_window(sample))
+
+    def input_layout(self, frames) -> dict[str, Any]:
+        """What the model is given for these frames, without loading weights (`harness frames`):
+        image count, sizes, visual tokens (None where only the model's processor knows)."""
+        images = len(frames.images) * self.repeat
+        return {"images": images, "resized_wh": list(frames.images[0].size) if frames.images else None,
+                "visual_tokens": None, "note": "sizes after the harness's resize; the model's processor resizes again"}
 
     def close(self) -> None:
         if self._frame_cache is not None:
             self._frame_cache.close()
             self._frame_cache = None
+
+
+def clip_window(sample: Sample) -> tuple[float | None, float | None] | None:
+    """(start_time, end_time) in seconds when the annotation restricts the clip, else None."""
+    start, end = sample.extra.get("clip_start"), sample.extra.get("clip_end")
+    if start is None and end is None:
+        return None
+    return (start, end)
 
 
 def _sampler_version() -> str:
@@ -106,6 +136,35 @@ def user_text_without_video(prompt: str) -> tuple[str, str]:
     user, prefix = split_chat_prompt(prompt)
     before, after = split_on_video(user)
     return "\n".join(t for t in (before, after) if t), prefix
+
+
+# -- the record of a prediction's inputs ------------------------------------------------------
+def inputs_record(frames, images: list, grid: list[int], n_tokens: int, prompt: str,
+                  image_token: str = "<|image_pad|>") -> dict[str, Any]:
+    """What a prediction was made from: frames (indices, times, rule), sizes, tokens, prompt hash."""
+    record = frames_record(frames)
+    record.update({"images": len(images), "resized_wh": list(images[0].size) if images else None,
+                   "grid_thw": grid, "visual_tokens": n_tokens, "prompt_sha256": prompt_hash(prompt),
+                   "prompt": compact_prompt(prompt, image_token)})
+    return record
+
+
+def frames_record(frames) -> dict[str, Any]:
+    return {"frame_indices": list(frames.indices), "timestamps": [None if t is None else round(t, 6)
+                                                                  for t in frames.timestamps],
+            "frames_requested": frames.requested or len(frames.indices), "sampler": frames.sampler,
+            "window": list(frames.window) if frames.window else None, "n_total": frames.n_total,
+            "fps": frames.fps, "decoded_wh": [frames.width, frames.height]}
+
+
+def prompt_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def compact_prompt(text: str, token: str) -> str:
+    """The prompt with each run of k visual tokens written `{token}*k` (the hash is of the full text)."""
+    return re.sub(f"(?:{re.escape(token)}){{2,}}", lambda m: f"{token}*{len(m.group(0)) // len(token)}", text)
+
 
 
 # -- errors and bookkeeping ----------------------------------------------------------------

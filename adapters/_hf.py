@@ -19,8 +19,8 @@ from harness.adapter import AdapterOptions
 from harness.errors import BadInput, MissingDependency
 from harness.types import Prediction, Sample
 
-from harness.adapters._base import (VideoAdapter, error_prediction, require, user_text_without_video,
-                                    version_tuple, versions)
+from harness.adapters._base import (VideoAdapter, error_prediction, frames_record, prompt_hash, require,
+                                    user_text_without_video, version_tuple, versions)
 
 DTYPES = {"float16": "float16", "fp16": "float16", "half": "float16", "bfloat16": "bfloat16",
           "bf16": "bfloat16", "float32": "float32", "fp32": "float32"}
@@ -193,10 +193,13 @@ class LocalAdapter(VideoAdapter):
         return {"do_sample": False, "num_beams": 1, "max_new_tokens": self.max_new_tokens,
                 "use_cache": True, "temperature": None, "top_p": None, "top_k": None}
 
-    def decode_new_tokens(self, tokenizer, new_tokens) -> tuple[list[str], list[int]]:
-        """Texts and token counts of generated ids (batch x new), stopping at EOS / padding."""
+    def decode_new_tokens(self, tokenizer, new_tokens, stop_ids=None) -> tuple[list[str], list[int]]:
+        """Texts and token counts of generated ids (batch x new), stopping at EOS / padding
+        (or at any of `stop_ids`, the generation config's end tokens)."""
         texts, counts = [], []
         stop = {t for t in (tokenizer.eos_token_id, tokenizer.pad_token_id) if t is not None}
+        if stop_ids is not None:
+            stop |= set(stop_ids if isinstance(stop_ids, (list, tuple)) else [stop_ids])
         for row in new_tokens.tolist():
             n = len(row)
             for i, t in enumerate(row):
@@ -306,8 +309,25 @@ class ChatTemplateAdapter(LocalAdapter):
         mask = inputs["attention_mask"]
         return [Prediction(sample_id=s.id, text=t, prompt_tokens=int(mask[i].sum()),
                            completion_tokens=c, n_frames=len(f.images),
-                           meta={"frame_indices": list(f.indices)})
-                for i, ((s, f), t, c) in enumerate(zip(batch, outs, counts))]
+                           meta={"inputs": self.inputs_record(f, v, inputs, i, text)})
+                for i, ((s, f), v, text, t, c) in enumerate(zip(batch, videos, texts, outs, counts))]
+
+    def inputs_record(self, frames, video: list, inputs, row: int, text: str) -> dict[str, Any]:
+        """Frames, sizes, visual tokens (counted in the model input) and the hash of the text the
+        processor was given (its one video placeholder is expanded by the processor)."""
+        cfg = self.model_obj.config
+        tok_id = getattr(cfg, "video_token_id", None) or getattr(cfg, "video_token_index", None)
+        if "pixel_values_videos" not in inputs and "video_grid_thw" not in inputs:
+            tok_id = getattr(cfg, "image_token_id", None) or getattr(cfg, "image_token_index", None)
+        input_ids = inputs["input_ids"][row]
+        pix = inputs.get("pixel_values_videos", inputs.get("pixel_values"))
+        size = [int(pix.shape[-1]), int(pix.shape[-2])] if pix is not None and pix.dim() >= 4 else \
+            (list(video[0].size) if video else None)
+        rec = frames_record(frames)
+        rec.update({"images": len(video), "resized_wh": size,
+                    "visual_tokens": int((input_ids == tok_id).sum()) if tok_id is not None else None,
+                    "prompt_sha256": prompt_hash(text), "prompt": text})
+        return rec
 
 
 # -- helpers -------------------------------------------------------------------------------
@@ -431,6 +451,14 @@ class QwenVLAdapter(ChatTemplateAdapter):
         if self.tokenizer.convert_tokens_to_ids(self.video_token) != getattr(self.model_obj.config, "video_token_id", None):
             raise BadInput(f"{self.source}: tokenizer and config disagree on the id of {self.video_token}")
 
+    def input_layout(self, frames) -> dict[str, Any]:
+        w, h = frames.width, frames.height
+        nh, nw = smart_resize(h, w, 28, min_pixels=56 * 56, max_pixels=self.max_pixels or 10**12)
+        images = len(frames.images) * self.repeat
+        images += images % 2  # the temporal patch takes frames in pairs
+        return {"images": images, "resized_wh": [nw, nh], "grid_thw": [images // 2, nh // 14, nw // 14],
+                "visual_tokens": images // 2 * (nh // 28) * (nw // 28)}
+
     def vllm_tokens_per_frame(self) -> int:
         """Upper bound of LLM tokens per sampled frame (a merged 2x2 patch of 28 px is one token
         per pair of frames; with repeat 2 each sampled frame is one pair)."""
@@ -495,6 +523,19 @@ class _quiet:
 
     def __exit__(self, *exc):
         self.logger.setLevel(self.level)
+
+
+def checkpoint_folder(source: str, revision: str | None = None) -> str | None:
+    """A checkpoint's folder: --model-path itself, or the hub id's snapshot in the Hugging Face cache."""
+    if Path(source).is_dir():
+        return source
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        got = try_to_load_from_cache(source, "config.json", revision=revision)
+    except ImportError:
+        return None
+    return str(Path(got).parent) if isinstance(got, str) else None
 
 
 def _chat_template_file(source: str, kw: dict) -> str | None:

@@ -9,9 +9,11 @@ assistant prefix (`Answer: (`) is appended after the generation prompt.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from harness.adapters._hf import ChatTemplateAdapter, QwenVLAdapter
+from harness.adapters import pil_video
+from harness.errors import BadInput
+from harness.adapters._hf import ChatTemplateAdapter, QwenVLAdapter, _chat_template_file, checkpoint_folder
 
 
 class Qwen2VL7B(QwenVLAdapter):
@@ -40,38 +42,126 @@ class Qwen25VL7B(Qwen2VL7B):
     min_transformers: ClassVar[str] = "4.49"
 
 
-class LlavaOneVision7B(ChatTemplateAdapter):
-    requires_modules: ClassVar[tuple[str, ...]] = ("torchvision",)  # transformers' video processors
+class PILVideoAdapter(ChatTemplateAdapter):
+    """LLaVA video models: transformers' processor where torchvision imports, else the same tensors
+    and token counts built by harness.adapters.pil_video (no torchvision needed)."""
+
+    video_size: ClassVar[dict[str, int]] = {"height": 384, "width": 384}
+    video_crop: ClassVar[dict[str, int] | None] = None
+
+    def __init__(self, model, options):
+        super().__init__(model, options)
+        self.pil = None  # VideoSettings when the harness builds the video tensors
+
+    def generation_settings(self) -> dict[str, Any]:
+        how = "transformers video processor (torchvision)" if pil_video.torchvision_ok() else \
+            "harness PIL video tensors (no torchvision): bicubic resize, rescale, normalise"
+        return {**super().generation_settings(), "video_processor": how}
+
+    def load_transformers(self) -> None:
+        if pil_video.torchvision_ok():
+            return super().load_transformers()
+        import transformers
+
+        kw = self.pretrained_kwargs()
+        tok = transformers.AutoTokenizer.from_pretrained(self.source, **kw)
+        tok.padding_side = "left"
+        if tok.pad_token_id is None:
+            tok.pad_token = tok.eos_token
+        if getattr(tok, "chat_template", None) is None:
+            tok.chat_template = _chat_template_file(self.source, kw)
+        self.processor = tok
+        self.model_obj = self.load_model_class(kw)
+        folder = checkpoint_folder(self.source, self.options.revision)
+        self.pil = pil_video.VideoSettings.from_checkpoint(folder or "", self.video_size, self.video_crop)
+
+    def video_tokens(self, frames: int, height: int, width: int) -> int:
+        raise NotImplementedError
+
+    def processor_inputs(self, texts: list[str], videos: list[list]) -> Any:
+        if self.pil is None:
+            return super().processor_inputs(texts, videos)
+        cfg = self.model_obj.config
+        pv = pil_video.pixel_values(videos, self.pil)
+        n = self.video_tokens(pv.shape[1], pv.shape[-2], pv.shape[-1])
+        token = self.tokenizer.convert_ids_to_tokens(cfg.video_token_index)
+        for t in texts:
+            if t.count(token) != 1:
+                raise BadInput(f"the chat template gave {t.count(token)} video placeholders, expected 1")
+        enc = self.tokenizer([t.replace(token, token * n) for t in texts], return_tensors="pt", padding=True,
+                             add_special_tokens=False)
+        enc["pixel_values_videos"] = pv
+        return enc
+
+
+class LlavaOneVision7B(PILVideoAdapter):
     family = "llava-onevision"
     hub_id = "llava-hf/llava-onevision-qwen2-7b-ov-hf"
-    needs = "GPU ~20 GB (fp16), weights llava-hf/llava-onevision-qwen2-7b-ov-hf, extra [tarsier], torchvision"
+    needs = "GPU ~20 GB (fp16), weights llava-hf/llava-onevision-qwen2-7b-ov-hf, extra [tarsier]"
     gpu_memory_gb = 20
     model_class: ClassVar[str] = "LlavaOnevisionForConditionalGeneration"
     min_transformers: ClassVar[str] = "4.45"
     default_frames: ClassVar[int] = 32
     backends: ClassVar[tuple[str, ...]] = ("transformers",)
 
+    def video_tokens(self, frames: int, height: int, width: int) -> int:
+        return pil_video.onevision_tokens(frames, height, self.model_obj.config.vision_config.patch_size)
 
-class LlavaVideo7B(ChatTemplateAdapter):
-    requires_modules: ClassVar[tuple[str, ...]] = ("torchvision",)  # transformers' video processors
+
+class LlavaNextVideo7B(PILVideoAdapter):
     family = "llava-next-video"
+    video_size: ClassVar[dict[str, int]] = {"shortest_edge": 224}
+    video_crop: ClassVar[dict[str, int] | None] = {"height": 224, "width": 224}
     hub_id = "llava-hf/LLaVA-NeXT-Video-7B-hf"
-    needs = "GPU ~16 GB (fp16), weights llava-hf/LLaVA-NeXT-Video-7B-hf, extra [tarsier], torchvision"
+    needs = "GPU ~16 GB (fp16), weights llava-hf/LLaVA-NeXT-Video-7B-hf, extra [tarsier]"
     gpu_memory_gb = 16
     model_class: ClassVar[str] = "LlavaNextVideoForConditionalGeneration"
     min_transformers: ClassVar[str] = "4.45"
     default_frames: ClassVar[int] = 32
     backends: ClassVar[tuple[str, ...]] = ("transformers",)
 
+    def video_tokens(self, frames: int, height: int, width: int) -> int:
+        return pil_video.next_video_tokens(frames, height, width, self.model_obj.config.vision_config.patch_size)
 
-class InternVL3_8B(ChatTemplateAdapter):
-    requires_modules: ClassVar[tuple[str, ...]] = ("torchvision",)  # transformers' video processors
+
+class LlavaVideo7B(LlavaOneVision7B):
+    """LLaVA-Video-7B-Qwen2 (lmms-lab), in transformers' LLaVA-OneVision classes (llava-hf conversion)."""
+
+    family = "llava-video"
+    hub_id = "llava-hf/LLaVA-Video-7B-Qwen2-hf"
+    needs = "GPU ~20 GB (fp16), weights llava-hf/LLaVA-Video-7B-Qwen2-hf, extra [tarsier]"
+
+
+class InternVL3_8B(PILVideoAdapter):
+    """InternVL3 (transformers' -hf conversion): each frame is one 448 px tile, written into the prompt
+    as `FrameK: <img><IMG_CONTEXT>*image_seq_length</img>` lines, its pixels as `pixel_values`."""
+
     family = "internvl"
     hub_id = "OpenGVLab/InternVL3-8B-hf"
-    needs = "GPU ~20 GB (bf16), weights OpenGVLab/InternVL3-8B-hf, transformers >= 4.52, extra [tarsier], torchvision"
+    needs = "GPU ~20 GB (bf16), weights OpenGVLab/InternVL3-8B-hf, transformers >= 4.52, extra [tarsier]"
     gpu_memory_gb = 20
     model_class: ClassVar[str] = "InternVLForConditionalGeneration"
     min_transformers: ClassVar[str] = "4.52"
     default_dtype: ClassVar[str] = "bfloat16"
     default_frames: ClassVar[int] = 8
     backends: ClassVar[tuple[str, ...]] = ("transformers",)
+    video_size: ClassVar[dict[str, int]] = {"height": 448, "width": 448}
+
+    def processor_inputs(self, texts: list[str], videos: list[list]) -> Any:
+        if self.pil is None:
+            return super().processor_inputs(texts, videos)
+        tok = self.tokenizer
+        start, end = getattr(tok, "start_image_token", "<img>"), getattr(tok, "end_image_token", "</img>")
+        context = tok.convert_ids_to_tokens(self.model_obj.config.image_token_id)
+        video = getattr(tok, "video_token", "<video>")
+        seq = int(self.model_obj.config.image_seq_length)
+        pv = pil_video.pixel_values(videos, self.pil)
+        expanded = []
+        for t, frames in zip(texts, videos):
+            if t.count(video) != 1:
+                raise BadInput(f"the chat template gave {t.count(video)} video placeholders, expected 1")
+            lines = "\n".join(f"Frame{i + 1}: {start}{context * seq}{end}" for i in range(len(frames)))
+            expanded.append(t.replace(video, lines))
+        enc = tok(expanded, return_tensors="pt", padding=True, add_special_tokens=False)
+        enc["pixel_values"] = pv.flatten(0, 1)
+        return enc

@@ -15,19 +15,20 @@ Tarsier-1 inputs: 8 uniform frames, each stretched to a square of side max(w, h)
 kept), then the checkpoint's CLIP image processor (336 px); BOS added; fp16; greedy, 512 new
 tokens, KV cache on.
 
-Tarsier2 is Qwen2-VL: 16 frames, each passed twice (the temporal patch pairs a frame with
-itself), at most 460,800 pixels a frame, the tokenizer's chat template, bf16, greedy, 256 tokens.
+Tarsier2 is in tarsier2.py.
 """
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any, ClassVar
 
 from harness.errors import BadInput
 from harness.types import Prediction, Sample
 
-from harness.adapters._hf import LocalAdapter, QwenVLAdapter
-from harness.adapters._base import split_chat_prompt
+from harness.adapters._hf import LocalAdapter
+from harness.adapters._base import compact_prompt, frames_record, prompt_hash, split_chat_prompt
 
 IMAGE_TOKEN = "<image>"
 
@@ -74,6 +75,7 @@ class Tarsier1Adapter(LocalAdapter):
     family = "tarsier"
     needs = "GPU >=16 GB (fp16); weights omni-research/Tarsier-7b; extra [tarsier]"
     resize: ClassVar[str] = "square-stretch"
+    sampler: ClassVar[str] = "tarsier1"
     default_frames: ClassVar[int] = 8
     default_dtype: ClassVar[str] = "float16"
     default_max_new_tokens: ClassVar[int] = 512
@@ -188,9 +190,41 @@ class Tarsier1Adapter(LocalAdapter):
                                           pad_token_id=self._pad_id(), **self.generate_kwargs())
         # With inputs_embeds only, generate returns just the new tokens.
         texts, counts = self.decode_new_tokens(self.tokenizer, out)
-        return [Prediction(sample_id=s.id, text=t, prompt_tokens=n, completion_tokens=c,
-                           n_frames=len(f.images), meta={"frame_indices": list(f.indices)})
+        image_tok = self.tokenizer.convert_ids_to_tokens(self.cfg.image_token_index)
+        return [Prediction(sample_id=s.id, text=t, prompt_tokens=n, completion_tokens=c, n_frames=len(f.images),
+                           meta={"inputs": self.inputs_record(f, tarsier1_prompt(s.prompt, len(f.images), image_tok))})
                 for (s, f), t, n, c in zip(batch, texts, lengths, counts)]
+
+    def frame_side(self) -> int:
+        """Pixels a side of the square the CLIP processor makes (336 for the released models)."""
+        ip = self.image_processor
+        crop = getattr(ip, "crop_size", None) if ip is not None else None
+        if crop is None and Path(self.source).is_dir():  # `harness frames` before loading
+            f = Path(self.source) / "preprocessor_config.json"
+            crop = json.loads(f.read_text()).get("crop_size") if f.is_file() else None
+        if isinstance(crop, dict) and crop.get("height"):
+            return int(crop["height"])
+        if isinstance(crop, int):
+            return crop
+        return 336
+
+    def input_layout(self, frames) -> dict[str, Any]:
+        side = self.frame_side() // 14
+        per = side * (side + 1) + 1
+        return {"images": len(frames.images), "stretched_wh": list(frames.images[0].size),
+                "resized_wh": [self.frame_side()] * 2, "tokens_per_frame": per,
+                "visual_tokens": per * len(frames.images),
+                "note": "each frame stretched to a square (aspect not kept), then the CLIP processor"}
+
+    def inputs_record(self, frames, prompt: str) -> dict[str, Any]:
+        """Frames, sizes (stretched square -> CLIP side), 601 tokens a frame at 336 px, prompt hash."""
+        side = self.frame_side() // 14
+        rec = frames_record(frames)
+        rec.update({"images": len(frames.images), "stretched_wh": list(frames.images[0].size) if frames.images else None,
+                    "resized_wh": [self.frame_side()] * 2, "tokens_per_frame": side * (side + 1) + 1,
+                    "visual_tokens": len(frames.images) * (side * (side + 1) + 1),
+                    "prompt_sha256": prompt_hash(prompt), "prompt": compact_prompt(prompt, IMAGE_TOKEN)})
+        return rec
 
     def _pad_id(self) -> int:
         tok = self.tokenizer
@@ -210,8 +244,8 @@ class Tarsier1Adapter(LocalAdapter):
         for im in images:
             if im.width != im.height:
                 raise BadInput(f"sample {sample.id}: frames must be square-stretched for Tarsier on vLLM")
-        return {"prompt": tarsier1_prompt(sample.prompt, len(images)),
-                "multi_modal_data": {"image": images}}
+        prompt = tarsier1_prompt(sample.prompt, len(images))
+        return {"prompt": prompt, "multi_modal_data": {"image": images}, "record": self.inputs_record(frames, prompt)}
 
     def vllm_tokens_per_frame(self) -> int:
         return 24 * 25 + 1
@@ -228,26 +262,3 @@ class Tarsier34B(Tarsier1Adapter):
     needs = "GPUs ~70 GB total (fp16, device_map auto), weights omni-research/Tarsier-34b, extra [tarsier]"
     gpu_memory_gb = 70
     multi_gpu = True
-
-
-class Tarsier2Adapter(QwenVLAdapter):
-    family = "tarsier"
-    hub_id = "omni-research/Tarsier2-7b-0115"
-    needs = "GPU ~20 GB (bf16), weights omni-research/Tarsier2-7b-0115, extra [tarsier]"
-    gpu_memory_gb = 20
-    model_class: ClassVar[str] = "Qwen2VLForConditionalGeneration"
-    template_source: ClassVar[str] = "tokenizer"
-    default_frames: ClassVar[int] = 16
-    repeat: ClassVar[int] = 2
-    max_pixels: ClassVar[int | None] = 460_800
-    default_dtype: ClassVar[str] = "bfloat16"
-    default_max_new_tokens: ClassVar[int] = 256
-    vllm_min: ClassVar[str] = "0.9.2"
-    vllm_max: ClassVar[str] = "0.23.0"
-
-    def vllm_request(self, sample: Sample, frames) -> dict[str, Any]:
-        import numpy as np
-
-        # Each frame twice, as Tarsier2 was trained and evaluated; vLLM would not duplicate them.
-        video = np.stack([np.asarray(im) for im in self.video_frames(frames)])
-        return {"prompt": self.chat_text(sample), "multi_modal_data": {"video": video}}

@@ -28,6 +28,8 @@ class AdapterOptions:
     detail: str | None = None
     cache_dir: str | None = None
     display_name: str | None = None
+    profile: dict[str, Any] | None = None  # harness.adapters.profiles label: the id, and what was overridden
+    protocol: str = "strict"  # the run's --protocol: "tarsier" makes generic models load clips as Tarsier-1 did
     extra: dict[str, Any] = field(default_factory=dict)
 
 

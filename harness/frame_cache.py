@@ -43,9 +43,13 @@ class FrameKey:
     n: int
     resize: str
     max_pixels: int | None
+    sampler: str = "uniform"
+    window: tuple[float | None, float | None] | None = None
 
     def digest(self) -> str:
         blob = f"{self.sha256}|v{self.sampler_version}|n{self.n}|{self.resize}|{self.max_pixels}"
+        if self.sampler != "uniform" or self.window:  # the default keeps its old keys
+            blob += f"|{self.sampler}|{self.window}"
         return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -109,21 +113,28 @@ class FrameCache:
         return digest
 
     def key(self, path: str | os.PathLike, n: int, resize: str = "none",
-            max_pixels: int | None = None) -> FrameKey:
+            max_pixels: int | None = None, sampler: str = "uniform", window=None) -> FrameKey:
         from harness.video import SAMPLER_VERSION
 
-        return FrameKey(self.content_hash(path), SAMPLER_VERSION, int(n), resize, max_pixels)
+        return FrameKey(self.content_hash(path), SAMPLER_VERSION, int(n), resize, max_pixels, sampler,
+                        tuple(window) if window and window != (None, None) else None)
 
     def get(self, path: str | os.PathLike, n: int, *, resize: str = "none",
-            max_pixels: int | None = None):
+            max_pixels: int | None = None, sampler: str = "uniform", window=None):
         """The FrameSample for `path` (harness.video.sample_frames), from the cache when present."""
         from harness.video import sample_frames
+
+        start, end = window or (None, None)
+
+        def sample():
+            return sample_frames(path, n, max_pixels=max_pixels, resize=resize, sampler=sampler,
+                                 start_time=start, end_time=end)
 
         disk = self._disk()
         if disk is None:
             self.misses += 1
-            return sample_frames(path, n, max_pixels=max_pixels, resize=resize)
-        key = self.key(path, n, resize, max_pixels)
+            return sample()
+        key = self.key(path, n, resize, max_pixels, sampler, window)
         record = disk.get(("frames", key.digest()))
         if record is not None:
             try:
@@ -133,13 +144,14 @@ class FrameCache:
             except Exception:  # a damaged entry is dropped and recomputed, never trusted
                 disk.delete(("frames", key.digest()))
         self.misses += 1
-        sample = sample_frames(path, n, max_pixels=max_pixels, resize=resize)
-        disk.set(("frames", key.digest()), _encode_record(sample, key))
-        return sample
+        got = sample()
+        disk.set(("frames", key.digest()), _encode_record(got, key))
+        return got
 
-    def frames_for(self, spec, path: str | os.PathLike):
-        """Frames as a FrameSpec asks for them (n, resize, max_pixels). Repeats are the adapter's."""
-        return self.get(path, spec.n_frames, resize=spec.resize, max_pixels=spec.max_pixels)
+    def frames_for(self, spec, path: str | os.PathLike, window=None):
+        """Frames as a FrameSpec asks for them (n, sampler, resize, max_pixels). Repeats are the adapter's."""
+        return self.get(path, spec.n_frames, resize=spec.resize, max_pixels=spec.max_pixels,
+                        sampler=spec.sampler, window=window)
 
     def close(self) -> None:
         with self._lock:
@@ -162,6 +174,9 @@ def _encode_record(sample, key: FrameKey) -> dict[str, Any]:
         "fps": sample.fps,
         "width": sample.width,
         "height": sample.height,
+        "requested": sample.requested,
+        "sampler": sample.sampler,
+        "window": list(sample.window) if sample.window else None,
         "pngs": pngs,
     }
 
@@ -179,4 +194,6 @@ def _decode_record(record: dict[str, Any], source: str):
         raise ValueError("frame count mismatch")
     return FrameSample(indices=list(record["indices"]), timestamps=list(record["timestamps"]),
                        images=images, n_total=record["n_total"], fps=record["fps"],
-                       width=record["width"], height=record["height"], source=source)
+                       width=record["width"], height=record["height"], source=source,
+                       requested=record.get("requested", len(images)), sampler=record.get("sampler", "uniform"),
+                       window=tuple(record["window"]) if record.get("window") else None)

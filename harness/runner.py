@@ -97,6 +97,7 @@ def build_spec(adapter: Adapter, bench: Benchmark, source: str, sha256: str, lim
         annotation_sha256=sha256,
         limit=limit,
         shard=shard,
+        profile=getattr(adapter.options, "profile", None),
         **fields,
     )
 
@@ -147,11 +148,12 @@ def generate(adapter: Adapter, store: RunStore, samples: list[Sample], progress:
     finished: dict[int, list[dict]] = {}  # batch index -> records, waiting for the batches before it
     next_batch = 0
     written = 0
+    known_prompts = set(store.prompts())
     with executor.session(adapter, len(batches)) as session:  # loads the model (or starts the replicas)
         bar = tqdm(total=len(todo), desc=f"generate {store.spec.benchmark}", unit="sample",
                    file=sys.stderr, disable=not progress, dynamic_ncols=True)
         try:
-            with store.prediction_writer() as writer:
+            with store.prediction_writer() as writer, store.prompt_writer() as prompt_writer:
                 for out in session.run(batches):
                     if out.index < next_batch or out.index in finished:
                         continue  # never written twice
@@ -167,12 +169,26 @@ def generate(adapter: Adapter, store: RunStore, samples: list[Sample], progress:
                     bar.update(len(batch))
                     while next_batch in finished:
                         for rec in finished.pop(next_batch):
+                            _file_prompt(rec, prompt_writer, known_prompts)
                             writer.write(rec)
                             written += 1
                         next_batch += 1
         finally:
             bar.close()
     return written
+
+
+def _file_prompt(rec: dict, writer, known: set[str]) -> None:
+    """Move a prediction's prompt text into prompts.jsonl (once per distinct prompt); the
+    prediction keeps its prompt_sha256."""
+    inputs = (rec.get("meta") or {}).get("inputs")
+    if not isinstance(inputs, dict) or "prompt" not in inputs:
+        return
+    text = inputs.pop("prompt")
+    digest = inputs.get("prompt_sha256")
+    if digest and digest not in known:
+        writer.write({"sha256": digest, "prompt": text})
+        known.add(digest)
 
 
 # -- scoring -------------------------------------------------------------------------------
@@ -309,6 +325,8 @@ def make_result(store: RunStore, metric: Metric, score_spec: ScoreSpec, rows,
         groups=agg.groups,
         extra=extra,
         provenance=Provenance(kind="reproduced", spec_hash=spec.hash(), score_hash=score_spec.hash()),
+        profile=(spec.profile or {}).get("id"),
+        overridden=dict((spec.profile or {}).get("overridden") or {}),
         harness_version=harness.__version__,
     )
 

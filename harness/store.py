@@ -1,7 +1,12 @@
 """The run store: runs/<model>/<benchmark>/<spec-hash>/ with append-only records.
 
     spec.json               the frozen RunSpec (its hash names the folder)
-    predictions.jsonl       one Prediction per line; the last record of a sample wins
+    predictions.jsonl       one Prediction per line; the last record of a sample wins. `meta.inputs`
+                            says what the model was given: frame indices and timestamps, sampler
+                            and clip window, decoded and resized sizes, visual tokens, and the
+                            SHA-256 of the exact prompt text
+    prompts.jsonl           {"sha256", "prompt"} once per distinct prompt: the text behind each
+                            prediction's prompt_sha256 (a run of k visual tokens written TOKEN*k)
     scores/<score-hash>/    one folder per ScoreSpec (metric, protocol, judge):
         score_spec.json, scores.jsonl, result.json
 """
@@ -68,6 +73,17 @@ class RunStore:
 
     def prediction_writer(self) -> LogWriter:
         return LogWriter(self.predictions_path)
+
+    @property
+    def prompts_path(self) -> Path:
+        return self.dir / "prompts.jsonl"
+
+    def prompts(self) -> dict[str, str]:
+        """prompt_sha256 -> prompt text (visual-token runs compacted), for the run's predictions."""
+        return {r["sha256"]: r["prompt"] for r in read_log(self.prompts_path) if "sha256" in r}
+
+    def prompt_writer(self) -> LogWriter:
+        return LogWriter(self.prompts_path)
 
     # -- scores --------------------------------------------------------------------------
     def score_dir(self, score_spec: ScoreSpec) -> Path:

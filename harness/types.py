@@ -41,6 +41,7 @@ class FrameSpec(BaseModel):
     max_pixels: int | None = None
     resize: str = "none"  # e.g. "square-stretch" (Tarsier-1), "none"
     repeat: int = 1  # Tarsier2 passes each frame twice
+    sampler: Literal["uniform", "tarsier1", "tarsier2"] = "uniform"  # harness.frame_rules
     decoder: str = "pyav"
     sampler_version: str = "1"
 
@@ -140,9 +141,13 @@ class RunSpec(BaseModel):
     annotation_sha256: str
     limit: int | None = None
     shard: str | None = None  # "I/N" for manual sharding
+    # the model profile the run follows (harness.adapters.profiles): id, the published number it is
+    # meant to reproduce, its source, and `overridden` ({setting: {"profile", "run"}}). Descriptive:
+    # the settings themselves are in the fields above, so it is not part of the hash.
+    profile: dict[str, Any] | None = None
 
     def hash(self) -> str:
-        return content_hash(self.model_dump(mode="json", exclude={"annotations"}))
+        return content_hash(self.model_dump(mode="json", exclude={"annotations", "profile"}))
 
 
 class ScoreSpec(BaseModel):
@@ -193,6 +198,8 @@ class Result(BaseModel):
     groups: dict[str, dict[str, float | int | None]] = Field(default_factory=dict)
     extra: dict[str, Any] = Field(default_factory=dict)
     provenance: Provenance
+    profile: str | None = None  # model profile id the run followed (None: no profile)
+    overridden: dict[str, Any] = Field(default_factory=dict)  # profile settings the run changed: not the profile's number
     harness_version: str | None = None
     date: str = Field(default_factory=lambda: datetime.now(timezone.utc).strftime("%Y-%m-%d"))
 

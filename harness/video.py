@@ -25,6 +25,8 @@ import av
 from PIL import Image
 
 from harness.errors import BadInput, HarnessError, VideoError
+from harness.frame_rules import (check_sampler, frame_list_files, gif_indices, uniform_indices,  # noqa: F401
+                                 video_indices)
 
 SAMPLER_VERSION = "1"
 
@@ -38,34 +40,26 @@ RESIZE_MODES = ("none", "square-stretch")
 @dataclass
 class FrameSample:
     indices: list[int]  # positions in the full decode, one per returned image
-    timestamps: list[float]  # seconds from the first frame
+    timestamps: list[float | None]  # seconds from the first frame (None: a list of frame files)
     images: list[Image.Image]  # RGB, after resizing
     n_total: int  # N: frames in the clip
     fps: float | None
     width: int  # source frame size, before any resizing
     height: int
     source: str
-
-
-def uniform_indices(n_total: int, n: int) -> list[int]:
-    """index_i = round(i * (N - 1) / (n - 1)); first and last included; n = 1 -> [0].
-
-    Python's round on the float quotient (ties go to the even integer: N=4, n=3 gives
-    [0, 2, 3]), written exactly as Tarsier's sample_frame_indices. int(), floor(x + 0.5) or
-    numpy.linspace would differ on ties or by float error. N < n repeats indices.
-    """
-    if n < 1 or n_total < 1:
-        raise BadInput(f"uniform_indices needs n >= 1 and n_total >= 1, got n={n}, n_total={n_total}")
-    if n == 1:
-        return [0]
-    return [round(i * (n_total - 1) / (n - 1)) for i in range(n)]
+    requested: int = 0  # frames asked for (more than returned: a short clip under a Tarsier rule)
+    sampler: str = "uniform"  # harness.frame_rules sampler that chose the indices
+    window: tuple[float | None, float | None] | None = None  # (start_time, end_time) in seconds
 
 
 def sample_frames(path: str | os.PathLike, n: int = 8, *, max_pixels: int | None = None,
-                  resize: str = "none") -> FrameSample:
-    """The n uniform frames of a video, GIF or image (an image gives one frame)."""
+                  resize: str = "none", sampler: str = "uniform", start_time: float | None = None,
+                  end_time: float | None = None) -> FrameSample:
+    """The frames of a video, GIF or image (an image gives one frame) that `sampler` picks
+    (harness.frame_rules), inside the start_time/end_time window when one is given."""
     if n < 1:
         raise BadInput(f"number of frames must be >= 1, got {n}")
+    check_sampler(sampler)
     if resize not in RESIZE_MODES:
         raise BadInput(f"unknown resize mode {resize!r}; expected one of {', '.join(RESIZE_MODES)}")
     if max_pixels is not None and max_pixels < 1:
@@ -79,16 +73,19 @@ def sample_frames(path: str | os.PathLike, n: int = 8, *, max_pixels: int | None
         raise VideoError(f"{p}: empty file")
     ext = p.suffix.lower()
     try:
+        window = (start_time, end_time)
         if ext in GIF_EXTS:
-            sample = _sample_gif(p, n)
+            sample = _sample_gif(p, n, sampler, window)
         elif ext in IMAGE_EXTS:
             sample = _sample_image(p)
         elif ext in VIDEO_EXTS:
-            sample = _sample_video(p, n)
+            sample = _sample_video(p, n, sampler, window)
         else:
             raise VideoError(f"{p}: unsupported file type {ext or '(no extension)'!r}; expected a video "
                              f"({', '.join(sorted(VIDEO_EXTS))}), a GIF or an image")
         sample.images = [_resize(im, resize, max_pixels) for im in sample.images]
+        sample.requested, sample.sampler = n, sampler
+        sample.window = window if window != (None, None) else None
     except HarnessError:
         raise
     except Exception as exc:  # PyAV, Pillow, OS errors: one typed error, one line
@@ -125,12 +122,12 @@ def _sample_image(p: Path) -> FrameSample:
     return FrameSample([0], [0.0], [img], 1, None, img.width, img.height, str(p))
 
 
-def _sample_gif(p: Path, n: int) -> FrameSample:
+def _sample_gif(p: Path, n: int, sampler: str, window) -> FrameSample:
     with Image.open(p) as im:
         n_total = getattr(im, "n_frames", 1)
-        # Repeats kept when N < n, as for videos. (Tarsier's GIF loop kept each index once,
-        # so it passed fewer than n frames for such GIFs.)
-        indices = uniform_indices(n_total, n)
+        # Tarsier2's GIF reader takes its frame rate from the first frame's duration (window only).
+        first = im.info.get("duration", 0) or 0
+        indices = gif_indices(sampler, n_total, n, 1000 / first if first else None, *window)
         wanted = set(indices)
         got: dict[int, tuple[float, Image.Image]] = {}
         t_ms = 0
@@ -147,6 +144,30 @@ def _sample_gif(p: Path, n: int) -> FrameSample:
     fps = n_total / (t_ms / 1000) if t_ms > 0 else None
     return FrameSample(indices, [got[i][0] for i in indices], [got[i][1] for i in indices],
                        n_total, fps, size[0], size[1], str(p))
+
+
+def sample_frame_list(files: list[str | os.PathLike], n: int = 8, *, max_pixels: int | None = None,
+                      resize: str = "none", sampler: str = "uniform") -> FrameSample:
+    """A clip given as a list of frame images (MVBench's Episodic Reasoning rows): the files the
+    sampler keeps (harness.frame_rules.frame_list_files), each read once."""
+    if n < 1:
+        raise BadInput(f"number of frames must be >= 1, got {n}")
+    names = [str(f) for f in files]
+    keep = frame_list_files(check_sampler(sampler), names, n)
+    images = []
+    for pos in keep:
+        f = Path(names[pos])
+        if not f.is_file():
+            raise VideoError(f"{f}: no such file (frame {pos} of the list)")
+        try:
+            with Image.open(f) as im:
+                images.append(im.convert("RGB"))
+        except Exception as exc:
+            raise VideoError(f"{f}: cannot decode frame {pos} of the list ({' '.join(str(exc).split())})") from exc
+    w, h = images[0].size
+    sample = FrameSample(keep, [None] * len(keep), [_resize(im, resize, max_pixels) for im in images],
+                         len(names), None, w, h, str(Path(names[0]).parent), requested=n, sampler=sampler)
+    return sample
 
 
 # Videos: PyAV.
@@ -213,7 +234,7 @@ def _parse_hms(text: str | None) -> float | None:
         return None
 
 
-def _sample_video(p: Path, n: int) -> FrameSample:
+def _sample_video(p: Path, n: int, sampler: str, window) -> FrameSample:
     container, stream = _open(p)
     with container:
         packets = _scan(p, container, stream)
@@ -221,9 +242,9 @@ def _sample_video(p: Path, n: int) -> FrameSample:
         if not frames:
             raise VideoError(f"{p}: no video frames")
         n_total = len(frames)
-        indices = uniform_indices(n_total, n)
         fps = stream.average_rate or stream.guessed_rate
         fps = float(fps) if fps else None
+        indices = video_indices(sampler, n_total, n, fps, *window)
         time_base = stream.time_base
         pts = [k.pts for k in frames]
         images = None

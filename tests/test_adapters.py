@@ -141,21 +141,6 @@ def test_vllm_tarsier1_request_square_frames_and_long_context(videos, tmp_path):
         a.vllm_request(s, frames)
 
 
-def test_vllm_tarsier2_request_duplicates_frames(videos, tmp_path, tiny_qwen2vl):
-    import transformers
-
-    a = registry.adapter("tarsier2-7b", AdapterOptions(backend="vllm", model_path=str(tiny_qwen2vl),
-                                                       cache_dir=str(tmp_path)))
-    a.processor = transformers.AutoTokenizer.from_pretrained(tiny_qwen2vl)
-    a.image_processor = transformers.AutoImageProcessor.from_pretrained(tiny_qwen2vl, use_fast=False)
-    s = sample(videos / "v2.mp4")
-    req = a.vllm_request(s, a.load_frames(s))
-    video = req["multi_modal_data"]["video"]
-    assert video.shape[0] == 32 and video.shape[1] % 28 == 0 and video.shape[2] % 28 == 0
-    assert (video[0::2] == video[1::2]).all()  # each frame twice
-    assert req["prompt"].count("<|video_pad|>") == 1 and req["prompt"].endswith("Answer: (")
-
-
 # -- the frame cache -------------------------------------------------------------------------
 def test_frame_cache_returns_identical_frames_and_skips_decoding(videos, tmp_path, monkeypatch):
     import numpy as np

@@ -12,6 +12,7 @@ from tiny_models import make_video, tiny_qwen2vl, tiny_tarsier1  # noqa: F401 (f
 
 from harness import registry
 from harness.adapter import AdapterOptions
+from harness.errors import BadInput
 from harness.types import Sample
 
 pytest.importorskip("torch")
@@ -120,40 +121,16 @@ def test_tarsier1_end_to_end_through_harness_run(tiny_tarsier1, videos, dream2, 
     assert proc.returncode == 2 and "judge" in proc.stderr, proc.stderr
 
 
-@pytest.mark.slow
-def test_tarsier2_end_to_end_frames_twice(tiny_qwen2vl, videos, dream2, tmp_path):
-    out = tmp_path / "runs"
-    proc = harness_cli("run", "--model", "tarsier2-7b", "--model-path", str(tiny_qwen2vl), "--device", "cpu",
-                       "--bench", "dream", "--annotations", str(dream2), "--video-root", str(videos),
-                       "--out", str(out), "--cache-dir", str(tmp_path / "cache"), "--stage", "generate",
-                       "--batch-size", "2", "--max-new-tokens", "4", "--no-progress")
-    assert proc.returncode == 0, proc.stderr
-    run_dir = next(out.rglob("spec.json")).parent
-    spec = json.loads((run_dir / "spec.json").read_text())
-    assert spec["frames"]["n_frames"] == 16 and spec["frames"]["repeat"] == 2
-    assert spec["frames"]["max_pixels"] == 460800 and spec["generation"]["dtype"] == "bfloat16"
-    preds = read_jsonl(run_dir / "predictions.jsonl")
-    assert len(preds) == 2 and all("error" not in p and p["n_frames"] == 16 for p in preds)
-
-
-def test_qwen_inputs_pair_each_frame_with_itself(tiny_qwen2vl, videos, tmp_path):
-    a = registry.adapter("tarsier2-7b", AdapterOptions(model_path=str(tiny_qwen2vl), device="cpu",
-                                                       cache_dir=str(tmp_path), max_new_tokens=2))
-    a.load()
+def test_qwen2vl_generates_on_a_tiny_checkpoint(tiny_qwen2vl, videos, tmp_path):
     s = sample(videos / "2.mp4", "<video>\nDescribe the video in detail.", "x")
-    frames = a.load_frames(s)
-    clips = a.video_frames(frames)
-    assert len(clips) == 32 and all(im.size[0] % 28 == 0 and im.size[1] % 28 == 0 for im in clips)
-    text = a.chat_text(s)
-    assert text.startswith("<|im_start|>system") and "<|vision_start|><|video_pad|><|vision_end|>" in text
-    inputs = a.processor_inputs([text], [clips])
-    t, h, w = inputs["video_grid_thw"][0].tolist()
-    assert t == 16  # 32 frames, temporal patch 2: one temporal slot per sampled frame
-    n_video = int((inputs["input_ids"][0] == a.model_obj.config.video_token_id).sum())
-    assert n_video == t * h * w // 4
-    # The generic Qwen2-VL adapter takes the same path with its own defaults (no repeat).
     q = registry.adapter("qwen2-vl-7b", AdapterOptions(model_path=str(tiny_qwen2vl), device="cpu",
                                                        cache_dir=str(tmp_path), max_new_tokens=2, frames=4))
     q.load()
+    text = q.chat_text(s)
+    assert text.startswith("<|im_start|>system") and "<|vision_start|><|video_pad|><|vision_end|>" in text
     pred = q.generate([s])[0]
     assert pred.ok and pred.n_frames == 4
+    # a plain Qwen2-VL checkpoint is not Tarsier2 as released: refused, in one line
+    t2 = registry.adapter("tarsier2-7b", AdapterOptions(model_path=str(tiny_qwen2vl), device="cpu", cache_dir=str(tmp_path)))
+    with pytest.raises(BadInput, match="not a Tarsier2 checkpoint as released"):
+        t2.load()

@@ -6,8 +6,15 @@
   names Tarsier's release uses (language_model.model.*, language_model.lm_head.*,
   vision_tower.*, multi_modal_projector.*), a CLIP image processor and a fast tokenizer trained
   here with `tokenizers`, its vocabulary padded so `<image>` is id 32000 as in Tarsier.
-- `build_qwen2vl(dir)`: a Qwen2-VL checkpoint (Tarsier2's architecture) in the original Qwen2-VL
-  key layout (model.*, visual.*, lm_head.*), with a Qwen2-style tokenizer and chat template.
+- `build_qwen2vl(dir)`: a Qwen2-VL checkpoint in the original Qwen2-VL key layout (model.*,
+  visual.*, lm_head.*), with a Qwen2-style tokenizer and chat template.
+- `build_tarsier2(dir)`: Tarsier2 as released (bytedance/tarsier main; ../shared/golden/
+  tarsier2_checkpoint_layout.json): a LLaVA wrapper config (model_type llava, architectures
+  TarsierForConditionalGeneration, a qwen2_vl text_config and vision_config, image_token_index)
+  and weights named vision_tower.*, language_model.model.*, language_model.lm_head.*; a processor
+  chat template (chat_template.json) that, like the official processor's, writes
+  `num_vision_tokens` image tokens for the video and honours `strip_final_eos`; a generation
+  config with a repetition penalty, so both backends must apply it.
 
 Small enough to build, load and generate on CPU in a few seconds.
 """
@@ -173,6 +180,172 @@ def build_qwen2vl(out: str | Path, *, seed: int = 0) -> Path:
     return out
 
 
+# A stand-in for the template shipped with Tarsier2's weights (not in any repository): the video
+# item becomes num_vision_tokens <|image_pad|> tokens; strip_final_eos leaves the last turn open.
+TARSIER2_CHAT_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+    "{% for part in message['content'] %}"
+    "{% if part['type'] == 'video' %}<|vision_start|>{% for _ in range(part['num_vision_tokens']) %}"
+    "<|image_pad|>{% endfor %}<|vision_end|>"
+    "{% elif part['type'] == 'text' %}{{ part['text'] }}{% endif %}{% endfor %}"
+    "{% if not (loop.last and strip_final_eos) %}<|im_end|>\n{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def build_tarsier2(out: str | Path, *, seed: int = 0, rename: tuple[str, str] | None = None) -> Path:
+    """`rename=(old, new)` renames one weight (a damaged checkpoint the loader must refuse)."""
+    import torch
+    from safetensors.torch import save_file
+    from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLImageProcessor
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    hf_tok, ids = _qwen_tokenizer(chat_template=None)
+    text = dict(vocab_size=len(hf_tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=4096,
+                rope_scaling={"type": "mrope", "mrope_section": [2, 3, 3]}, rope_theta=1000000.0,
+                image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
+                vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"],
+                bos_token_id=ids["<|endoftext|>"], eos_token_id=ids["<|im_end|>"],
+                pad_token_id=ids["<|endoftext|>"], tie_word_embeddings=False, rms_norm_eps=1e-6)
+    vision = {"depth": 1, "embed_dim": 32, "hidden_size": 32, "num_heads": 2, "mlp_ratio": 2, "patch_size": 14,
+              "spatial_merge_size": 2, "temporal_patch_size": 2, "in_chans": 3}
+    model = Qwen2VLForConditionalGeneration(Qwen2VLConfig(**text, vision_config=vision)).eval()
+    state = {}
+    for k, v in model.state_dict().items():  # back to the official wrapper's names
+        for ours, official in (("model.visual.", "vision_tower."), ("visual.", "vision_tower."),
+                               ("model.language_model.", "language_model.model."), ("model.", "language_model.model."),
+                               ("lm_head.", "language_model.lm_head.")):
+            if k.startswith(ours):
+                k = official + k[len(ours):]
+                break
+        state[k] = v.detach().clone().contiguous()
+    if rename:
+        state[rename[1]] = state.pop(rename[0])
+    save_file(state, str(out / "model.safetensors"), metadata={"format": "pt"})
+    conf = {"architectures": ["TarsierForConditionalGeneration"], "model_type": "llava",
+            "image_token_index": ids["<|image_pad|>"], "projection_head": None, "torch_dtype": "bfloat16",
+            "text_config": {"model_type": "qwen2_vl", "architectures": ["Qwen2VLForCausalLM"], **text},
+            "vision_config": {"model_type": "qwen2_vl", **vision}}
+    (out / "config.json").write_text(json.dumps(conf, indent=2))
+    (out / "generation_config.json").write_text(json.dumps(
+        {"bos_token_id": ids["<|endoftext|>"], "eos_token_id": [ids["<|im_end|>"], ids["<|endoftext|>"]],
+         "pad_token_id": ids["<|endoftext|>"], "do_sample": True, "temperature": 0.01, "top_p": 0.001,
+         "top_k": 1, "repetition_penalty": 1.05}))
+    Qwen2VLImageProcessor(min_pixels=28 * 28, max_pixels=28 * 28 * 16).save_pretrained(out)
+    hf_tok.save_pretrained(out)
+    (out / "chat_template.json").write_text(json.dumps({"chat_template": TARSIER2_CHAT_TEMPLATE}))
+    return out
+
+
+def _qwen_tokenizer(chat_template: str | None):
+    from tokenizers import AddedToken
+    from transformers import Qwen2TokenizerFast
+
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
+                "<|image_pad|>", "<|video_pad|>"]
+    tok = _bpe([], vocab_size=300)
+    tok.add_special_tokens([AddedToken(s, normalized=False, special=True) for s in specials])
+    ids = {s: tok.token_to_id(s) for s in specials}
+    hf_tok = Qwen2TokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>",
+                                unk_token=None, bos_token=None, padding_side="left", chat_template=chat_template)
+    return hf_tok, ids
+
+
+LLAVA_VIDEO_TEMPLATE = (  # llava-hf style: the video item is one <video> placeholder
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
+    "{% for part in message['content'] %}{% if part['type'] == 'video' %}<video>\n"
+    "{% elif part['type'] == 'text' %}{{ part['text'] }}{% endif %}{% endfor %}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def _llava_tokenizer():
+    from tokenizers import AddedToken
+
+    hf_tok, ids = _qwen_tokenizer(chat_template=LLAVA_VIDEO_TEMPLATE)
+    hf_tok.add_special_tokens({"additional_special_tokens": ["<image>", "<video>"]})
+    ids.update({t: hf_tok.convert_tokens_to_ids(t) for t in ("<image>", "<video>")})
+    return hf_tok, ids
+
+
+def build_llava_onevision(out: str | Path, *, seed: int = 0) -> Path:
+    """LLaVA-OneVision (and LLaVA-Video, same classes) as llava-hf saves it: SigLIP tower (28 px,
+    2x2 patches -> 1 pooled token a frame), Qwen2 LM, a 28x28 video processor config."""
+    import torch
+    from transformers import LlavaOnevisionConfig, LlavaOnevisionForConditionalGeneration
+
+    out = Path(out)
+    torch.manual_seed(seed)
+    tok, ids = _llava_tokenizer()
+    cfg = LlavaOnevisionConfig(
+        vision_config={"model_type": "siglip_vision_model", "hidden_size": 32, "intermediate_size": 64,
+                       "num_hidden_layers": 1, "num_attention_heads": 2, "image_size": 28, "patch_size": 14},
+        text_config={"model_type": "qwen2", "vocab_size": len(tok), "hidden_size": 32, "intermediate_size": 64,
+                     "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 1,
+                     "max_position_embeddings": 4096, "eos_token_id": ids["<|im_end|>"]},
+        image_token_index=ids["<image>"], video_token_index=ids["<video>"], vision_feature_layer=-1,
+        vision_feature_select_strategy="full", image_grid_pinpoints=[[28, 28]], tie_word_embeddings=False)
+    LlavaOnevisionForConditionalGeneration(cfg).eval().save_pretrained(out)
+    tok.save_pretrained(out)
+    (out / "video_preprocessor_config.json").write_text(json.dumps(
+        {"size": {"height": 28, "width": 28}, "do_center_crop": False, "rescale_factor": 1 / 255,
+         "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5]}))
+    return out
+
+
+def build_llava_next_video(out: str | Path, *, seed: int = 0) -> Path:
+    """LLaVA-NeXT-Video as llava-hf saves it: CLIP tower (28 px, 2x2 patches, pooled 2x2 -> 1
+    token a frame), Llama-style LM, shortest edge 28 + centre crop 28."""
+    import torch
+    from transformers import LlavaNextVideoConfig, LlavaNextVideoForConditionalGeneration
+
+    out = Path(out)
+    torch.manual_seed(seed)
+    tok, ids = _llava_tokenizer()
+    cfg = LlavaNextVideoConfig(
+        vision_config={"model_type": "clip_vision_model", "hidden_size": 32, "intermediate_size": 64,
+                       "num_hidden_layers": 2, "num_attention_heads": 2, "image_size": 28, "patch_size": 14,
+                       "projection_dim": 32},
+        text_config={"model_type": "llama", "vocab_size": len(tok), "hidden_size": 32, "intermediate_size": 64,
+                     "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 2,
+                     "max_position_embeddings": 4096, "eos_token_id": ids["<|im_end|>"]},
+        image_token_index=ids["<image>"], video_token_index=ids["<video>"], vision_feature_layer=-2,
+        vision_feature_select_strategy="default", spatial_pool_mode="average", spatial_pool_stride=2,
+        image_grid_pinpoints=[[28, 28]], tie_word_embeddings=False)
+    LlavaNextVideoForConditionalGeneration(cfg).eval().save_pretrained(out)
+    tok.save_pretrained(out)
+    (out / "video_preprocessor_config.json").write_text(json.dumps(
+        {"size": {"shortest_edge": 28}, "do_center_crop": True, "crop_size": {"height": 28, "width": 28}}))
+    return out
+
+
+def build_internvl(out: str | Path, *, seed: int = 0) -> Path:
+    """InternVL3 as transformers' -hf conversion saves it: InternViT (28 px tiles, 2x2 patches,
+    pixel shuffle 0.5 -> 1 token a frame), Qwen2 LM, <img>/<IMG_CONTEXT>/</img> tokens."""
+    import torch
+    from transformers import InternVLConfig, InternVLForConditionalGeneration
+
+    out = Path(out)
+    torch.manual_seed(seed)
+    tok, ids = _llava_tokenizer()
+    tok.add_special_tokens({"additional_special_tokens": ["<image>", "<video>", "<img>", "</img>", "<IMG_CONTEXT>"]})
+    cfg = InternVLConfig(
+        vision_config={"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
+                       "image_size": [28, 28], "patch_size": [14, 14]},
+        text_config={"model_type": "qwen2", "vocab_size": len(tok), "hidden_size": 32, "intermediate_size": 64,
+                     "num_hidden_layers": 2, "num_attention_heads": 2, "num_key_value_heads": 1,
+                     "max_position_embeddings": 4096, "eos_token_id": ids["<|im_end|>"]},
+        image_token_id=tok.convert_tokens_to_ids("<IMG_CONTEXT>"), image_seq_length=1, downsample_ratio=0.5,
+        tie_word_embeddings=False)
+    InternVLForConditionalGeneration(cfg).eval().save_pretrained(out)
+    tok.save_pretrained(out)
+    (out / "video_preprocessor_config.json").write_text(json.dumps({"size": {"height": 28, "width": 28}}))
+    return out
+
+
 def make_video(path: str | Path, n_frames: int = 12, size: tuple[int, int] = (64, 48), fps: int = 8,
                seed: int = 0) -> Path:
     """A small H.264 MP4 with moving content (PyAV)."""
@@ -215,6 +388,11 @@ if pytest is not None:
     def tiny_tarsier1(tmp_path_factory):
         pytest.importorskip("transformers")
         return _built(tmp_path_factory, "tiny-tarsier1", build_tarsier1)
+
+    @pytest.fixture(scope="session")
+    def tiny_tarsier2(tmp_path_factory):
+        pytest.importorskip("transformers")
+        return _built(tmp_path_factory, "tiny-tarsier2", build_tarsier2)
 
     @pytest.fixture(scope="session")
     def tiny_qwen2vl(tmp_path_factory):

@@ -21,23 +21,27 @@ def run(args) -> int:
             rows.append((name, b.metric, ",".join(b.group_keys) or "-", b.annotation_file, b.title))
     else:
         from harness.adapters import MODELS, PREFIXES
+        from harness.adapters.profiles import PROFILES
 
-        rows = [("model", "family", "backend", "frames", "needs")]
+        rows = [("model", "family", "backend", "frames", "profile (reproduces [settings])", "needs")]
         for name, ref in list(MODELS.items()) + [(f"{p}:...", r) for p, r in PREFIXES.items()]:
             cls = registry.load_object(ref)
             backend = getattr(cls, "default_backend", None) or cls.backend
             others = [b for b in getattr(cls, "backends", ()) if b != backend]
             if others:
                 backend += " (" + ", ".join(f"--backend {b}" for b in others) + ")"
-            frames = _frames(cls)
-            rows.append((name, cls.family or "-", backend, frames, cls.needs))
+            frames = _frames(cls, PROFILES.get(name))
+            profile = PROFILES[name].summary() if name in PROFILES else "-"
+            rows.append((name, cls.family or "-", backend, frames, profile, cls.needs))
     print_table(rows)
     return 0
 
 
-def _frames(cls) -> str:
-    """Default frames as the model sees them: count, repeats, resize rule, pixel cap."""
+def _frames(cls, profile=None) -> str:
+    """Default frames as the model sees them: count, repeats, resize rule, pixel cap, sampler."""
     n = getattr(cls, "default_frames", None)
+    if profile is not None and profile.applied and "frames" in profile.settings:
+        n = profile.settings["frames"]
     if n is None:
         return "-"
     if getattr(cls, "family", "") == "gemini":
@@ -49,6 +53,8 @@ def _frames(cls) -> str:
         text += f" {cls.resize}"
     if getattr(cls, "max_pixels", None):
         text += f" <={cls.max_pixels}px"
+    if getattr(cls, "sampler", "uniform") != "uniform":
+        text += f" ({cls.sampler} rule)"
     return text
 
 

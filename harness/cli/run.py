@@ -65,12 +65,19 @@ def add_parser(sub) -> None:
     p.set_defaults(handler=run)
 
 
-def adapter_options(args) -> AdapterOptions:
+def adapter_options(args, bench: str | None = None) -> AdapterOptions:
+    """The options of the run: the command line, then the model's profile for what it leaves open."""
+    from harness.adapters.profiles import profile_options
+
+    return profile_options(args.model, bench, _options(args))[0]
+
+
+def _options(args) -> AdapterOptions:
     return AdapterOptions(
         model_path=args.model_path, revision=args.revision, device=args.device, backend=args.backend,
         base_url=args.base_url, frames=args.frames, batch_size=args.batch_size,
         max_new_tokens=args.max_new_tokens, concurrency=args.concurrency, detail=args.detail,
-        cache_dir=args.cache_dir, display_name=args.model_name,
+        cache_dir=args.cache_dir, display_name=args.model_name, protocol=getattr(args, "protocol", "strict"),
         extra={k: v for k, v in (("dtype", getattr(args, "dtype", None)),
                                  ("gemini_input", getattr(args, "gemini_input", None))) if v},
     )
@@ -117,13 +124,13 @@ def run(args) -> int:
     if args.stage != "score" and args.executor == "local":
         # Fail fast, before annotations, judge or videos: can this model run here at all?
         # (GPU, weights, extras, API keys; Ray checks where its actors run.)
-        registry.adapter(args.model, adapter_options(args)).check()
+        registry.adapter(args.model, adapter_options(args, benches[0])).check()
     needs_judge = any(registry.metric(registry.benchmark(b).metric).needs_judge for b in benches)
     judge = judge_settings(args) if needs_judge and args.stage != "generate" else None
     results, exit_code = [], 0
     for bench in benches:
         req = RunRequest(
-            model=args.model, bench=bench, options=adapter_options(args), annotations=args.annotations,
+            model=args.model, bench=bench, options=adapter_options(args, bench), annotations=args.annotations,
             video_root=args.video_root, limit=args.limit, protocol=args.protocol, out=args.out,
             stage=args.stage, judge=judge, progress=not args.no_progress,
             executor=executor, shard=args.shard,
