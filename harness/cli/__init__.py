@@ -1,7 +1,10 @@
 """The `harness` command. Each subcommand is one module with add_parser(sub) and run(args).
 
 Only this module turns typed errors into a one-line message and an exit code
-(0 ok, 1 finished but too many samples failed, 2 bad input or usage).
+(0 ok, 1 finished but too many samples failed, 2 bad input or usage). Two untyped errors are
+the user's input too and get the same one line: a file that cannot be written or read (OSError:
+an --out that is a file, read-only, full) and data that fails its schema (pydantic's
+ValidationError, summarised as field and problem).
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import argparse
 import importlib
 import sys
 
-from harness.errors import HarnessError
+from harness.errors import HarnessError, validation_summary
 
 # One line per subcommand module (harness/cli/<name>.py).
 COMMANDS = ["run", "list", "show", "results", "leaderboard", "compare", "merge", "frames", "rescore"]
@@ -37,11 +40,33 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except HarnessError as exc:
-        sys.stderr.write(f"harness: {exc}\n")
+        sys.stderr.write(f"harness: {_one_line(str(exc))}\n")
         return exc.exit_code
+    except OSError as exc:
+        sys.stderr.write(f"harness: {os_error_line(exc)}\n")
+        return 2
+    except ValueError as exc:
+        from pydantic import ValidationError
+
+        if not isinstance(exc, ValidationError):
+            raise
+        sys.stderr.write(f"harness: invalid {exc.title}: {validation_summary(exc)}\n")
+        return 2
     except KeyboardInterrupt:
         sys.stderr.write("harness: interrupted; finished work is saved, run the same command to resume\n")
         return 130
+
+
+def os_error_line(exc: OSError) -> str:
+    """'PATH: Read-only file system' from an OSError (no errno numbers, no traceback)."""
+    what = exc.strerror or type(exc).__name__
+    paths = [p for p in (exc.filename, exc.filename2) if p is not None]
+    where = " -> ".join(str(p) for p in paths)
+    return f"{where}: {what}" if where else _one_line(str(exc)) or what
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def entry() -> None:
