@@ -327,23 +327,24 @@ def run(req: RunRequest) -> RunOutcome:
                            "same command without --shard and with --stage score")
     spec = build_spec(adapter, bench, source, sha256, req.limit, shard_id)
     store = RunStore.create(req.out, adapter.name, spec)
-    if shard_id is not None:
-        shard.write_manifest(store, samples, shard_id)
-        samples = shard.select(samples, shard_id)
-    n_generated = 0
-    if req.stage in ("generate", "all"):
-        from harness.executors import make_executor
+    with store.lock():  # one writer per run folder, for the whole run
+        if shard_id is not None:
+            shard.write_manifest(store, samples, shard_id)
+            samples = shard.select(samples, shard_id)
+        n_generated = 0
+        if req.stage in ("generate", "all"):
+            from harness.executors import make_executor
 
-        executor = make_executor(req.executor)
-        if adapter.needs_video:
-            check_videos(samples, req.video_root)
-        executor.check(adapter)
-        n_generated = generate(adapter, store, samples, req.progress, executor)
-    result = None
-    if req.stage in ("score", "all"):
-        score_spec = ScoreSpec(metric=metric.name, protocol=req.protocol,
-                               judge=req.judge.spec() if metric.needs_judge else None)
-        result = score(store, samples, metric, score_spec, req.judge, req.progress, n_benchmark)
+            executor = make_executor(req.executor)
+            if adapter.needs_video:
+                check_videos(samples, req.video_root)
+            executor.check(adapter)
+            n_generated = generate(adapter, store, samples, req.progress, executor)
+        result = None
+        if req.stage in ("score", "all"):
+            score_spec = ScoreSpec(metric=metric.name, protocol=req.protocol,
+                                   judge=req.judge.spec() if metric.needs_judge else None)
+            result = score(store, samples, metric, score_spec, req.judge, req.progress, n_benchmark)
     return RunOutcome(store.dir, result, n_generated)
 
 

@@ -57,7 +57,8 @@ def run(args) -> int:
     if not store.predictions_path.exists():
         raise BadInput(f"{store.dir} has no predictions yet; run `harness run ... --stage generate` first")
     score_spec = ScoreSpec(metric=metric.name, protocol=args.protocol, judge=judge.spec() if judge else None)
-    result = score(store, samples, metric, score_spec, judge, not args.no_progress, len(all_samples))
+    with store.lock():  # one writer per run folder
+        result = score(store, samples, metric, score_spec, judge, not args.no_progress, len(all_samples))
     print(f"harness: {bench.name}: scores in {store.score_dir(score_spec)}", file=sys.stderr)
     exit_code = 0
     if result.n_total and result.n_failed / result.n_total > args.max_failed:
