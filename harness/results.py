@@ -21,7 +21,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator, model_validator
 
 from harness.errors import BadInput
 
@@ -29,6 +29,18 @@ SCHEMA_VERSION = 1
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,199}$")
 DATE_RE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 HASH_RE = re.compile(r"^[0-9a-f]{16}$")
+
+# The range of every metric a record may rank by: percentages, the judge's 0-5 score, CIDEr-D x 100
+# (at most 10 per sample before scaling). A value outside its range is a transcription or unit
+# error (a fraction where a percentage belongs, a score where an accuracy belongs).
+METRIC_RANGES: dict[str, tuple[float, float]] = {
+    "accuracy": (0, 100), "f1": (0, 100), "precision": (0, 100), "recall": (0, 100),
+    "llm_judge_accuracy": (0, 100), "score": (0, 5), "llm_judge_score": (0, 5), "cider": (0, 1000),
+}
+
+# A number is a JSON number: no "64.5" text, no true/false read as 1/0.
+Number = Annotated[float, Strict()]
+Count = Annotated[int, Strict(), Field(ge=0)]
 
 # Benchmarks whose numbers come from an LLM judge: their records must name the judge.
 JUDGED_METRICS = {"autodq", "open_qa"}
@@ -107,17 +119,17 @@ class ResultRecord(BaseModel):
     split_printed: str | None = None  # as the source printed it
     model: ModelInfo
     metric: str  # the headline key, sorted by
-    metrics: dict[str, float | None]
-    intervals: dict[str, tuple[float, float]] = Field(default_factory=dict)  # 95%
+    metrics: dict[str, Number | None]
+    intervals: dict[str, tuple[Number, Number]] = Field(default_factory=dict)  # 95%
     interval_method: str | None = None
-    n_scored: int | None = Field(default=None, ge=0)
-    n_total: int | None = Field(default=None, ge=0)
-    n_failed: int | None = Field(default=None, ge=0)
+    n_scored: Count | None = None
+    n_total: Count | None = None
+    n_failed: Count | None = None
     groups: dict[str, dict[str, float | int | None]] = Field(default_factory=dict)
     protocol: str = Field(min_length=1)  # tarsier | strict | unknown | <other harness>
     judge: str | None = None  # None: no judge involved; "unknown": judged, judge not stated
     judge_note: str | None = None
-    frames: int | None = Field(default=None, ge=1)
+    frames: Annotated[int, Strict(), Field(ge=1)] | None = None
     frame_rate: str | None = None  # when frames are given as a rate: "1 fps"
     provenance: Provenance
     date: str | None = None  # YYYY, YYYY-MM or YYYY-MM-DD: publication date or run date
@@ -147,6 +159,14 @@ class ResultRecord(BaseModel):
                 raise ValueError(f"metrics.{k}: not a finite number")
         if self.metrics.get(self.metric) is None:
             raise ValueError(f"metric: the headline {self.metric!r} has no value in metrics")
+        if self.metric not in METRIC_RANGES:
+            raise ValueError(f"metric: no known range for the headline {self.metric!r} (known: "
+                             f"{', '.join(METRIC_RANGES)}); add it to harness.results.METRIC_RANGES")
+        for k, v in self.metrics.items():
+            _in_range(f"metrics.{k}", k, v)
+        for k, pair in self.intervals.items():
+            for v in pair:
+                _in_range(f"intervals.{k}", k, v)
         for k, (lo, hi) in self.intervals.items():
             v = self.metrics.get(k)
             if v is None:
@@ -187,6 +207,12 @@ class ResultRecord(BaseModel):
         where = (p.source, p.where) if isinstance(p, Reported) else (p.spec_hash, p.score_hash)
         return (self.benchmark, self.split, self.model.name, self.model.checkpoint, self.frames,
                 self.frame_rate, self.protocol, self.judge_key, self.kind, where, tuple(self.flags))
+
+
+def _in_range(field: str, metric: str, value: float | None) -> None:
+    lo, hi = METRIC_RANGES.get(metric, (-math.inf, math.inf))
+    if value is not None and not lo <= value <= hi:
+        raise ValueError(f"{field}: {value} is outside [{lo:g}, {hi:g}], the range of {metric}")
 
 
 def judge_key(judge: str | None) -> str:

@@ -63,6 +63,8 @@ def load_samples(bench: Benchmark, annotations: str | None, video_root: str | No
     samples = bench.samples(ann, video_root)
     n_benchmark = len(samples)
     if limit is not None:
+        if limit < 1:  # samples[:-1] would silently drop the last one
+            raise BadInput(f"--limit must be at least 1, got {limit}")
         samples = samples[:limit]
     return samples, ann.source, ann.sha256, n_benchmark
 

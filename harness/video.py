@@ -25,6 +25,7 @@ import av
 from PIL import Image
 
 from harness.errors import BadInput, HarnessError, VideoError
+from harness.types import MAX_FRAMES
 
 SAMPLER_VERSION = "1"
 
@@ -64,8 +65,8 @@ def uniform_indices(n_total: int, n: int) -> list[int]:
 def sample_frames(path: str | os.PathLike, n: int = 8, *, max_pixels: int | None = None,
                   resize: str = "none") -> FrameSample:
     """The n uniform frames of a video, GIF or image (an image gives one frame)."""
-    if n < 1:
-        raise BadInput(f"number of frames must be >= 1, got {n}")
+    if not 1 <= n <= MAX_FRAMES:
+        raise BadInput(f"number of frames must be from 1 to {MAX_FRAMES}, got {n}")
     if resize not in RESIZE_MODES:
         raise BadInput(f"unknown resize mode {resize!r}; expected one of {', '.join(RESIZE_MODES)}")
     if max_pixels is not None and max_pixels < 1:

@@ -5,16 +5,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from harness.cli.numbers import count
 from harness.errors import BadInput
+from harness.types import MAX_FRAMES
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("frames", help="sample frames from a video, GIF or image and list them")
     p.add_argument("path", help="video, GIF or image file")
-    p.add_argument("--n", type=int, default=8, help="number of frames (default 8)")
+    p.add_argument("--n", type=count(1, MAX_FRAMES), default=8, help=f"number of frames (default 8, at most {MAX_FRAMES})")
     p.add_argument("--out", type=Path, help="write the frames as PNGs into this folder")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
-    p.add_argument("--max-pixels", type=int, default=None, help="downsize frames above this area")
+    p.add_argument("--max-pixels", type=count(1), default=None, help="downsize frames above this area")
     p.add_argument("--resize", default="none", help="none | square-stretch (Tarsier-1)")
     p.set_defaults(handler=run)
 
