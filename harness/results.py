@@ -27,6 +27,9 @@ from harness.errors import BadInput
 
 SCHEMA_VERSION = 1
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,199}$")
+# A benchmark name names the folder of its records and its page on the site: a plain name, so no
+# record can place a file outside results/ or the site (no '/', no leading '.', nothing to climb).
+BENCH_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 DATE_RE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 HASH_RE = re.compile(r"^[0-9a-f]{16}$")
 
@@ -136,6 +139,14 @@ class ResultRecord(BaseModel):
     flags: list[Literal["superseded", "hidden-at-source"]] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
 
+    @field_validator("benchmark")
+    @classmethod
+    def _benchmark(cls, v: str) -> str:
+        if not BENCH_RE.match(v):
+            raise ValueError(f"{v!r} is not a plain benchmark name (lower-case letters, digits, '.', '_' "
+                             "or '-', starting with a letter or digit)")
+        return v
+
     @field_validator("id")
     @classmethod
     def _id(cls, v: str) -> str:
@@ -224,7 +235,9 @@ def judge_key(judge: str | None) -> str:
 
 # -- files ------------------------------------------------------------------------------
 def record_path(root: str | Path, record: ResultRecord) -> Path:
-    return Path(root) / record.benchmark / f"{record.id}.json"
+    from harness.paths import inside
+
+    return inside(root, record.benchmark, f"{record.id}.json")
 
 
 def dump_record(record: ResultRecord) -> str:

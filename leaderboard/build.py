@@ -254,6 +254,8 @@ def build_site(opts: BuildOptions) -> BuildReport:
 
 
 def _render(out: Path, template: str, path: Path, env, **ctx) -> None:
+    if not path.resolve().is_relative_to(out.resolve()):  # names are slugs; this keeps it so
+        raise BadInput(f"{path} would be written outside {out}; refusing it")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(env.get_template(template).render(**ctx), encoding="utf-8")
 
