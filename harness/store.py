@@ -176,9 +176,13 @@ class RunStore:
         for spec_path in sorted((self.dir / "scores").glob("*/score_spec.json")):
             res_path = spec_path.parent / "result.json"
             if res_path.exists():
-                out.append((_validated(ScoreSpec, read_json_file(spec_path), str(spec_path)),
-                            _validated(Result, read_json_file(res_path), str(res_path))))
+                out.append((load_model(ScoreSpec, spec_path), load_model(Result, res_path)))
         return out
+
+
+def load_model(model, path: Path):
+    """A pydantic model from a JSON file we wrote (spec, score spec, result); damage is one line."""
+    return _validated(model, read_json_file(path), str(path))
 
 
 def _validated(model, data, where: str):
