@@ -92,7 +92,9 @@ def run_samples(store: RunStore, annotations: str | None = None) -> tuple[Benchm
 
 def build_spec(adapter: Adapter, bench: Benchmark, source: str, sha256: str, limit: int | None,
                shard: str | None = None) -> RunSpec:
-    fields = adapter.spec_fields()
+    from harness.redact import redact_tree
+
+    fields = redact_tree(adapter.spec_fields())  # e.g. an endpoint given as http://user:KEY@host
     return RunSpec(
         model=adapter.model if adapter.backend != "file" else adapter.name,
         frames=adapter.frames,

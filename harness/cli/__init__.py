@@ -14,6 +14,7 @@ import importlib
 import sys
 
 from harness.errors import HarnessError, validation_summary
+from harness.redact import redact_urls
 
 # One line per subcommand module (harness/cli/<name>.py).
 COMMANDS = ["run", "list", "show", "results", "leaderboard", "compare", "merge", "frames", "rescore"]
@@ -21,7 +22,7 @@ COMMANDS = ["run", "list", "show", "results", "leaderboard", "compare", "merge",
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # usage errors: one line, exit 2
-        sys.stderr.write(f"harness: error: {message}\n")
+        sys.stderr.write(f"harness: error: {_one_line(message)}\n")
         raise SystemExit(2)
 
 
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
 
         if not isinstance(exc, ValidationError):
             raise
-        sys.stderr.write(f"harness: invalid {exc.title}: {validation_summary(exc)}\n")
+        sys.stderr.write(f"harness: invalid {exc.title}: {_one_line(validation_summary(exc))}\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write("harness: interrupted; finished work is saved, run the same command to resume\n")
@@ -62,11 +63,11 @@ def os_error_line(exc: OSError) -> str:
     what = exc.strerror or type(exc).__name__
     paths = [p for p in (exc.filename, exc.filename2) if p is not None]
     where = " -> ".join(str(p) for p in paths)
-    return f"{where}: {what}" if where else _one_line(str(exc)) or what
+    return _one_line(f"{where}: {what}" if where else str(exc) or what)
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    return redact_urls(" ".join(text.split()))  # a URL in a message never shows its credentials
 
 
 def entry() -> None:
