@@ -264,12 +264,12 @@ def _problems_of(err: ValidationError) -> list[str]:
 
 def check_file(path: Path, root: Path | None = None) -> tuple[ResultRecord | None, list[str]]:
     """Parse and validate one record file; the problems as 'path: field: what' lines."""
+    from harness.jsonl import read_json_file
+
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        return None, [f"{path}: not UTF-8 text"]
-    except json.JSONDecodeError as exc:
-        return None, [f"{path}: malformed JSON ({exc.msg} at line {exc.lineno})"]
+        data = read_json_file(path, "record")  # not UTF-8, malformed, NaN, nested past any record
+    except BadInput as exc:
+        return None, [str(exc)]
     if not isinstance(data, dict):
         return None, [f"{path}: expected one JSON object"]
     if isinstance(data.get("provenance"), dict) and "kind" not in data["provenance"]:
