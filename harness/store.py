@@ -5,7 +5,7 @@
     scores/<score-hash>/    one folder per ScoreSpec (metric, protocol, judge):
         score_spec.json, scores.jsonl, result.json
     run.lock                held (flock) by the one process writing this folder
-    run.lock.owner          who holds it: pid, host, start time (informational)
+    run.lock.owner          who holds it, while it is held: pid, host, start time
 
 One writer per run folder: `lock()` is held for a whole run (generate and score), a rescore or a
 merge. The operating system releases it when its process dies, however it dies, so a killed
@@ -112,12 +112,13 @@ class RunStore:
         except Timeout:
             raise RunInUse(f"{self.dir} is in use by another harness process{self._owner()}; let it finish "
                            "(or stop it), then run the same command again: it resumes") from None
+        owner = self.dir / OWNER_NAME
         try:
-            write_json_atomic(self.dir / OWNER_NAME, {
-                "pid": os.getpid(), "host": socket.gethostname(),
-                "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+            write_json_atomic(owner, {"pid": os.getpid(), "host": socket.gethostname(),
+                                      "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
             yield self
         finally:
+            owner.unlink(missing_ok=True)  # while held only (a killed holder's is overwritten by the next)
             lock.release()
 
     def _owner(self) -> str:
