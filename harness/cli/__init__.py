@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from harness.errors import HarnessError, validation_summary
@@ -43,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     except HarnessError as exc:
         sys.stderr.write(f"harness: {_one_line(str(exc))}\n")
         return exc.exit_code
+    except BrokenPipeError:  # stdout closed by its reader (`| head`): nothing to say to anyone
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except OSError as exc:
         sys.stderr.write(f"harness: {os_error_line(exc)}\n")
         return 2
