@@ -144,7 +144,6 @@ class LogWriter:
         self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         self._unsynced = 0
         self._last_sync = time.monotonic()
-        self.fsyncs = 0
 
     def _repair_torn_tail(self) -> None:
         # A torn last line would glue onto the next record; cut it off before appending.
@@ -173,7 +172,6 @@ class LogWriter:
         """fsync what was written so far (the end of a group)."""
         if self._fd is not None and self._unsynced:
             os.fsync(self._fd)
-            self.fsyncs += 1
             self._unsynced = 0
         self._last_sync = time.monotonic()
 
