@@ -13,9 +13,9 @@ import importlib.util
 import re
 from typing import Any, ClassVar
 
-from harness.adapter import Adapter, AdapterOptions
+from harness.adapter import Adapter, AdapterOptions, frame_count
 from harness.errors import BadInput, HarnessError, MissingDependency, VideoError
-from harness.types import FrameSpec, Prediction, Sample
+from harness.types import MAX_FRAMES, FrameSpec, Prediction, Sample
 
 VIDEO_PLACEHOLDER = "<video>"
 _USER_RE = re.compile(r"^\s*USER:\s?", re.S)
@@ -26,6 +26,9 @@ class VideoAdapter(Adapter):
 
     # Shown by `harness list models` (class attributes, so listing loads no weights).
     default_frames: ClassVar[int] = 8
+    # The most frames the model's context holds (with room for the prompt and the answer); a model
+    # family sets its own, from its context length and tokens per frame. --frames above it is refused.
+    max_frames: ClassVar[int] = MAX_FRAMES
     default_backend: ClassVar[str] = ""
     backends: ClassVar[tuple[str, ...]] = ()
     resize: ClassVar[str] = "none"  # harness.video resize mode applied before caching
@@ -40,10 +43,7 @@ class VideoAdapter(Adapter):
         self.backend = options.backend or self.default_backend or self.backend
         if self.backends and self.backend not in self.backends:
             raise BadInput(f"{model} runs on backend {' or '.join(self.backends)}, not {self.backend!r}")
-        n = options.frames or self.default_frames
-        if n < 1:
-            raise BadInput(f"--frames must be >= 1, got {n}")
-        self.frames = self.frame_spec(n)
+        self.frames = self.frame_spec(frame_count(model, options.frames, self.default_frames, self.max_frames))
         self._frame_cache = None
 
     def frame_spec(self, n: int) -> FrameSpec:

@@ -22,6 +22,8 @@ class Qwen2VL7B(QwenVLAdapter):
     needs = "GPU ~20 GB (bf16), weights Qwen/Qwen2-VL-7B-Instruct, extra [tarsier]"
     gpu_memory_gb = 20
     default_frames: ClassVar[int] = 16
+    # 32k context; at 360x420 pixels two frames share about 193 tokens: the sampler's cap binds first
+    max_frames: ClassVar[int] = 256
     default_dtype: ClassVar[str] = "bfloat16"
     max_pixels: ClassVar[int | None] = 360 * 420
     vllm_min: ClassVar[str] = "0.6.1"
@@ -102,6 +104,7 @@ class LlavaOneVision7B(PILVideoAdapter):
     model_class: ClassVar[str] = "LlavaOnevisionForConditionalGeneration"
     min_transformers: ClassVar[str] = "4.45"
     default_frames: ClassVar[int] = 32
+    max_frames: ClassVar[int] = 160  # 32k context (Qwen2-7B), 196 tokens a frame
     backends: ClassVar[tuple[str, ...]] = ("transformers",)
 
     def video_tokens(self, frames: int, height: int, width: int) -> int:
@@ -118,6 +121,7 @@ class LlavaNextVideo7B(PILVideoAdapter):
     model_class: ClassVar[str] = "LlavaNextVideoForConditionalGeneration"
     min_transformers: ClassVar[str] = "4.45"
     default_frames: ClassVar[int] = 32
+    max_frames: ClassVar[int] = 56  # 8k positions (Vicuna-7B, linear RoPE x2), 144 tokens a frame
     backends: ClassVar[tuple[str, ...]] = ("transformers",)
 
     def video_tokens(self, frames: int, height: int, width: int) -> int:
@@ -144,6 +148,7 @@ class InternVL3_8B(PILVideoAdapter):
     min_transformers: ClassVar[str] = "4.52"
     default_dtype: ClassVar[str] = "bfloat16"
     default_frames: ClassVar[int] = 8
+    max_frames: ClassVar[int] = 120  # 32k context, 256 tokens a frame
     backends: ClassVar[tuple[str, ...]] = ("transformers",)
     video_size: ClassVar[dict[str, int]] = {"height": 448, "width": 448}
 

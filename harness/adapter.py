@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from harness.types import FrameSpec, Prediction, Sample
+from harness.errors import BadInput
+from harness.types import MAX_FRAMES, FrameSpec, Prediction, Sample
 
 
 @dataclass
@@ -33,6 +34,16 @@ class AdapterOptions:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def frame_count(model: str, asked: int | None, default: int, maximum: int) -> int:
+    """--frames, or the model's default when not given (0 is not "not given"), within [1, maximum]."""
+    n = default if asked is None else asked
+    if n < 1:
+        raise BadInput(f"--frames must be at least 1, got {n}")
+    if n > maximum:
+        raise BadInput(f"--frames {n}: {model} takes at most {maximum} frames (what its context holds)")
+    return n
+
+
 class Adapter:
     # Shown by `harness list models`.
     family: ClassVar[str] = ""
@@ -43,7 +54,7 @@ class Adapter:
     def __init__(self, model: str, options: AdapterOptions):
         self.model = model
         self.options = options
-        self.frames = FrameSpec(n_frames=options.frames or 8)
+        self.frames = FrameSpec(n_frames=frame_count(model, options.frames, 8, MAX_FRAMES))
         self.batch_size = options.batch_size or 1
 
     @property

@@ -27,3 +27,19 @@ class BudgetExceeded(HarnessError):
     """The judge budget would be exceeded; the run stops cleanly and resumes later."""
 
     exit_code = 1
+
+
+def validation_summary(err) -> str:
+    """A pydantic ValidationError in one line: the first field and its problem, and how many more.
+
+    Pydantic's own text spans several lines and quotes the whole input; a user needs the field
+    to fix and what is wrong with it.
+    """
+    errors = err.errors()
+    if not errors:
+        return str(err).splitlines()[0]
+    first = errors[0]
+    loc = ".".join(str(x) for x in first.get("loc", ()))
+    msg = " ".join(str(first.get("msg", "invalid")).removeprefix("Value error, ").split())
+    more = f" (and {len(errors) - 1} more problem{'s' * (len(errors) > 2)})" if len(errors) > 1 else ""
+    return f"{loc}: {msg}{more}" if loc else f"{msg}{more}"

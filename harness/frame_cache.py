@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import stat
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,13 +102,18 @@ class FrameCache:
             st = p.stat()
         except OSError as exc:
             raise VideoError(f"{p}: {exc.strerror or exc}") from None
+        if not stat.S_ISREG(st.st_mode):  # a directory, a FIFO: the sampler's own wording
+            raise VideoError(f"{p}: not a regular file")
         disk = self._disk()
         memo = ("sha256", str(p.resolve()), st.st_size, st.st_mtime_ns)
         if disk is not None:
             got = disk.get(memo)
             if got is not None:
                 return got
-        digest = file_sha256(p)
+        try:
+            digest = file_sha256(p)
+        except OSError as exc:
+            raise VideoError(f"{p}: {exc.strerror or exc}") from None
         if disk is not None:
             disk.set(memo, digest)
         return digest

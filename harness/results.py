@@ -21,15 +21,30 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator, model_validator
 
 from harness.errors import BadInput
 from harness.types import Coverage
 
 SCHEMA_VERSION = 1
 ID_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,199}$")
+# A benchmark name names the folder of its records and its page on the site: a plain name, so no
+# record can place a file outside results/ or the site (no '/', no leading '.', nothing to climb).
+BENCH_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 DATE_RE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 HASH_RE = re.compile(r"^[0-9a-f]{16}$")
+
+# The range of every metric a record may rank by: percentages, the judge's 0-5 score, CIDEr-D x 100
+# (at most 10 per sample before scaling). A value outside its range is a transcription or unit
+# error (a fraction where a percentage belongs, a score where an accuracy belongs).
+METRIC_RANGES: dict[str, tuple[float, float]] = {
+    "accuracy": (0, 100), "f1": (0, 100), "precision": (0, 100), "recall": (0, 100),
+    "llm_judge_accuracy": (0, 100), "score": (0, 5), "llm_judge_score": (0, 5), "cider": (0, 1000),
+}
+
+# A number is a JSON number: no "64.5" text, no true/false read as 1/0.
+Number = Annotated[float, Strict()]
+Count = Annotated[int, Strict(), Field(ge=0)]
 
 # Benchmarks whose numbers come from an LLM judge: their records must name the judge.
 JUDGED_METRICS = {"autodq", "open_qa"}
@@ -138,13 +153,13 @@ class ResultRecord(BaseModel):
     split_printed: str | None = None  # as the source printed it
     model: ModelInfo
     metric: str  # the headline key, sorted by
-    metrics: dict[str, float | None]
-    intervals: dict[str, tuple[float, float]] = Field(default_factory=dict)  # 95%
+    metrics: dict[str, Number | None]
+    intervals: dict[str, tuple[Number, Number]] = Field(default_factory=dict)  # 95%
     interval_method: str | None = None
-    n_scored: int | None = Field(default=None, ge=0)
-    n_total: int | None = Field(default=None, ge=0)
-    n_failed: int | None = Field(default=None, ge=0)
-    n_invalid: int | None = Field(default=None, ge=0)  # invalid answers (multiple choice); None: not reported
+    n_scored: Count | None = None
+    n_total: Count | None = None
+    n_failed: Count | None = None
+    n_invalid: Count | None = None  # invalid answers (multiple choice); None: not reported
     invalid_pct: float | None = Field(default=None, ge=0, le=100)  # of the answers scored
     # the annotation file and how much of the canonical set the run covered (reproduced records)
     coverage: Coverage | None = None
@@ -153,12 +168,20 @@ class ResultRecord(BaseModel):
     judge: str | None = None  # None: no judge involved; "unknown": judged, judge not stated
     judge_note: str | None = None
     judge_identity: JudgeInfo | None = None  # provider, host, API version, official or not
-    frames: int | None = Field(default=None, ge=1)
+    frames: Annotated[int, Strict(), Field(ge=1)] | None = None
     frame_rate: str | None = None  # when frames are given as a rate: "1 fps"
     provenance: Provenance
     date: str | None = None  # YYYY, YYYY-MM or YYYY-MM-DD: publication date or run date
     flags: list[Literal["superseded", "hidden-at-source"]] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+
+    @field_validator("benchmark")
+    @classmethod
+    def _benchmark(cls, v: str) -> str:
+        if not BENCH_RE.match(v):
+            raise ValueError(f"{v!r} is not a plain benchmark name (lower-case letters, digits, '.', '_' "
+                             "or '-', starting with a letter or digit)")
+        return v
 
     @field_validator("id")
     @classmethod
@@ -183,6 +206,14 @@ class ResultRecord(BaseModel):
                 raise ValueError(f"metrics.{k}: not a finite number")
         if self.metrics.get(self.metric) is None:
             raise ValueError(f"metric: the headline {self.metric!r} has no value in metrics")
+        if self.metric not in METRIC_RANGES:
+            raise ValueError(f"metric: no known range for the headline {self.metric!r} (known: "
+                             f"{', '.join(METRIC_RANGES)}); add it to harness.results.METRIC_RANGES")
+        for k, v in self.metrics.items():
+            _in_range(f"metrics.{k}", k, v)
+        for k, pair in self.intervals.items():
+            for v in pair:
+                _in_range(f"intervals.{k}", k, v)
         for k, (lo, hi) in self.intervals.items():
             v = self.metrics.get(k)
             if v is None:
@@ -232,6 +263,12 @@ class ResultRecord(BaseModel):
                 self.frame_rate, self.protocol, self.judge_key, self.kind, where, tuple(self.flags))
 
 
+def _in_range(field: str, metric: str, value: float | None) -> None:
+    lo, hi = METRIC_RANGES.get(metric, (-math.inf, math.inf))
+    if value is not None and not lo <= value <= hi:
+        raise ValueError(f"{field}: {value} is outside [{lo:g}, {hi:g}], the range of {metric}")
+
+
 def judge_key(judge: str | None) -> str:
     """Group judges: 'gpt-35-turbo-0125' (Azure's spelling) and 'gpt-3.5-turbo-0125' are one model."""
     if judge is None:
@@ -241,7 +278,9 @@ def judge_key(judge: str | None) -> str:
 
 # -- files ------------------------------------------------------------------------------
 def record_path(root: str | Path, record: ResultRecord) -> Path:
-    return Path(root) / record.benchmark / f"{record.id}.json"
+    from harness.paths import inside
+
+    return inside(root, record.benchmark, f"{record.id}.json")
 
 
 def dump_record(record: ResultRecord) -> str:
@@ -268,12 +307,12 @@ def _problems_of(err: ValidationError) -> list[str]:
 
 def check_file(path: Path, root: Path | None = None) -> tuple[ResultRecord | None, list[str]]:
     """Parse and validate one record file; the problems as 'path: field: what' lines."""
+    from harness.jsonl import read_json_file
+
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        return None, [f"{path}: not UTF-8 text"]
-    except json.JSONDecodeError as exc:
-        return None, [f"{path}: malformed JSON ({exc.msg} at line {exc.lineno})"]
+        data = read_json_file(path, "record")  # not UTF-8, malformed, NaN, nested past any record
+    except BadInput as exc:
+        return None, [str(exc)]
     if not isinstance(data, dict):
         return None, [f"{path}: expected one JSON object"]
     if isinstance(data.get("provenance"), dict) and "kind" not in data["provenance"]:

@@ -61,6 +61,8 @@ def load_samples(bench: Benchmark, annotations: str | None, video_root: str | No
     """The run's samples, where they came from, their checksum, and every sample of the file."""
     ann = bench.load_annotations(annotations)
     file_samples = bench.samples(ann, video_root)
+    if limit is not None and limit < 1:  # samples[:-1] would silently drop the last one
+        raise BadInput(f"--limit must be at least 1, got {limit}")
     samples = file_samples[:limit] if limit is not None else file_samples
     return samples, ann.source, ann.sha256, file_samples
 
@@ -88,7 +90,9 @@ def run_samples(store: RunStore, annotations: str | None = None) -> tuple[Benchm
 
 def build_spec(adapter: Adapter, bench: Benchmark, source: str, sha256: str, limit: int | None,
                shard: str | None = None) -> RunSpec:
-    fields = adapter.spec_fields()
+    from harness.redact import redact_tree
+
+    fields = redact_tree(adapter.spec_fields())  # e.g. an endpoint given as http://user:KEY@host
     return RunSpec(
         model=adapter.model if adapter.backend != "file" else adapter.name,
         frames=adapter.frames,
@@ -350,23 +354,25 @@ def run(req: RunRequest) -> RunOutcome:
                            "same command without --shard and with --stage score")
     spec = build_spec(adapter, bench, source, sha256, req.limit, shard_id)
     store = RunStore.create(req.out, adapter.name, spec)
-    if shard_id is not None:
-        shard.write_manifest(store, samples, shard_id)
-        samples = shard.select(samples, shard_id)
-    n_generated = 0
-    if req.stage in ("generate", "all"):
-        from harness.executors import make_executor
+    with store.lock():  # one writer per run folder, for the whole run
+        if shard_id is not None:
+            shard.write_manifest(store, samples, shard_id)
+            samples = shard.select(samples, shard_id)
+        n_generated = 0
+        if req.stage in ("generate", "all"):
+            from harness.executors import make_executor
 
-        executor = make_executor(req.executor)
-        if adapter.needs_video:
-            check_videos(samples, req.video_root)
-        executor.check(adapter)
-        n_generated = generate(adapter, store, samples, req.progress, executor)
-    result = None
-    if req.stage in ("score", "all"):
-        score_spec = ScoreSpec(metric=metric.name, protocol=req.protocol,
-                               judge=req.judge.spec() if metric.needs_judge else None)
-        result = score(store, samples, metric, score_spec, req.judge, req.progress, len(file_samples), file_samples)
+            executor = make_executor(req.executor)
+            if adapter.needs_video:
+                check_videos(samples, req.video_root)
+            executor.check(adapter)
+            n_generated = generate(adapter, store, samples, req.progress, executor)
+        result = None
+        if req.stage in ("score", "all"):
+            score_spec = ScoreSpec(metric=metric.name, protocol=req.protocol,
+                                   judge=req.judge.spec() if metric.needs_judge else None)
+            result = score(store, samples, metric, score_spec, req.judge, req.progress,
+                           len(file_samples), file_samples)
     return RunOutcome(store.dir, result, n_generated)
 
 

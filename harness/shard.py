@@ -170,18 +170,19 @@ def merge(shard_dirs: list[str | Path], out_root: str | Path) -> MergeOutcome:
                    for p in ordered)  # same serialisation as the runner's LogWriter
     n_failed = sum(not p.ok for p in ordered)
     store = RunStore.create(out_root, model_name, target_spec)
-    path = store.predictions_path
-    if path.exists() and path.stat().st_size:
-        if path.read_text(encoding="utf-8") == body:
-            return MergeOutcome(store.dir, total, n_failed, already=True)
-        raise BadInput(f"{store.dir} already holds predictions; remove it or merge into another --out")
-    tmp = path.with_suffix(".jsonl.tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        fh.write(body)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    write_json_atomic(store.dir / "merged_from.json",
-                      {"rule": RULE, "shards": [{"shard": f"{i}/{n}", "dir": str(by_index[i].dir),
-                                                 "spec_hash": by_index[i].store.spec.hash()} for i in range(n)]})
+    with store.lock():  # one writer per run folder
+        path = store.predictions_path
+        if path.exists() and path.stat().st_size:
+            if path.read_text(encoding="utf-8") == body:
+                return MergeOutcome(store.dir, total, n_failed, already=True)
+            raise BadInput(f"{store.dir} already holds predictions; remove it or merge into another --out")
+        tmp = path.with_suffix(".jsonl.tmp")
+        with tmp.open("w", encoding="utf-8") as fh:
+            fh.write(body)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+        write_json_atomic(store.dir / "merged_from.json",
+                          {"rule": RULE, "shards": [{"shard": f"{i}/{n}", "dir": str(by_index[i].dir),
+                                                     "spec_hash": by_index[i].store.spec.hash()} for i in range(n)]})
     return MergeOutcome(store.dir, total, n_failed)

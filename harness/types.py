@@ -30,12 +30,17 @@ class Sample(BaseModel):
     extra: dict[str, Any] = Field(default_factory=dict)  # DREAM events, counts, ...
 
 
+# The most frames one sample may ask for: more than any model here takes, and a bound on memory
+# (a sample's frames are held decoded at once: 256 frames of 1080p are about 1.6 GB).
+MAX_FRAMES = 256
+
+
 class FrameSpec(BaseModel):
     """How frames are taken from a video. Part of the run's identity."""
 
     model_config = ConfigDict(frozen=True)
 
-    n_frames: int = 8
+    n_frames: int = 8  # 0: the provider samples the video itself (Gemini's native 1 fps)
     rule: Literal["uniform-first-last"] = "uniform-first-last"
     fps_cap: float | None = None
     max_pixels: int | None = None
@@ -139,7 +144,7 @@ class RunSpec(BaseModel):
     benchmark: str
     annotations: str  # where they came from (path or hub id), informational
     annotation_sha256: str
-    limit: int | None = None
+    limit: int | None = Field(default=None, ge=1)
     shard: str | None = None  # "I/N" for manual sharding
     # the model profile the run follows (harness.adapters.profiles): id, the published number it is
     # meant to reproduce, its source, and `overridden` ({setting: {"profile", "run"}}). Descriptive:

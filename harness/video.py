@@ -6,6 +6,11 @@ also how decord (Tarsier's decoder) counts. Wanted frames are then reached by se
 keyframe before each one and decoding forward; anything that makes seeking doubtful (no or
 duplicate pts, a landing we cannot place) falls back to one sequential decode.
 
+A file is read as what it holds, checked against its name: an image named .mp4 (FFmpeg would
+open it as a one-frame "video", and uniform sampling would repeat that frame n times), a PNG
+named .gif, or an animated GIF named .png (only its first frame would be read) is refused with
+what it really is.
+
 Damaged files are refused, never sampled approximately: a container that lists more frames
 than it holds, a packet flagged corrupt, or a decode yielding a different number of frames
 than the index raises VideoError. Sampling uniformly over the part that survives would
@@ -27,6 +32,7 @@ from PIL import Image
 from harness.errors import BadInput, HarnessError, VideoError
 from harness.frame_rules import (check_sampler, frame_list_files, gif_indices, uniform_indices,  # noqa: F401
                                  video_indices)
+from harness.types import MAX_FRAMES
 
 SAMPLER_VERSION = "1"
 
@@ -57,8 +63,8 @@ def sample_frames(path: str | os.PathLike, n: int = 8, *, max_pixels: int | None
                   end_time: float | None = None) -> FrameSample:
     """The frames of a video, GIF or image (an image gives one frame) that `sampler` picks
     (harness.frame_rules), inside the start_time/end_time window when one is given."""
-    if n < 1:
-        raise BadInput(f"number of frames must be >= 1, got {n}")
+    if not 1 <= n <= MAX_FRAMES:
+        raise BadInput(f"number of frames must be from 1 to {MAX_FRAMES}, got {n}")
     check_sampler(sampler)
     if resize not in RESIZE_MODES:
         raise BadInput(f"unknown resize mode {resize!r}; expected one of {', '.join(RESIZE_MODES)}")
@@ -118,12 +124,17 @@ def _resize(img: Image.Image, resize: str, max_pixels: int | None) -> Image.Imag
 
 def _sample_image(p: Path) -> FrameSample:
     with Image.open(p) as im:
+        if getattr(im, "is_animated", False):
+            raise VideoError(f"{p}: an animated {im.format} named {p.suffix}; only its first frame would be "
+                             "read: convert it to a video or a GIF")
         img = im.convert("RGB")
     return FrameSample([0], [0.0], [img], 1, None, img.width, img.height, str(p))
 
 
 def _sample_gif(p: Path, n: int, sampler: str, window) -> FrameSample:
     with Image.open(p) as im:
+        if im.format != "GIF":
+            raise VideoError(f"{p}: holds a {im.format} image, not a GIF")
         n_total = getattr(im, "n_frames", 1)
         # Tarsier2's GIF reader takes its frame rate from the first frame's duration (window only).
         first = im.info.get("duration", 0) or 0
@@ -180,8 +191,20 @@ class _Packet:
     discard: bool  # demuxer says decode but do not show (edit lists): fed, never counted
 
 
+def _image_format(demuxer: str) -> str | None:
+    """The image format FFmpeg's demuxer stands for ('png_pipe' -> 'PNG'); None for a video container."""
+    if demuxer.endswith("_pipe"):
+        return demuxer.removesuffix("_pipe").upper()
+    return {"gif": "GIF", "apng": "APNG", "image2": "still"}.get(demuxer)
+
+
 def _open(p: Path):
     container = av.open(str(p))
+    image = _image_format(container.format.name)
+    if image is not None:
+        container.close()
+        raise VideoError(f"{p}: holds a {image} image, not a video (named {p.suffix}); convert it to a "
+                         "video, or name it by what it is")
     streams = [s for s in container.streams.video
                if not s.disposition & av.stream.Disposition.attached_pic]  # cover art is no video
     if not streams:

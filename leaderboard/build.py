@@ -7,6 +7,9 @@
     site/downloads/results.{csv,json}
     site/static/                    CSS and JS (no CDN, no server: works from file://)
 
+The site is built in a fresh folder beside --out (`.site.building-*`) and swapped in only when the
+build succeeded, so a failed or interrupted build leaves the previous site exactly as it was.
+
 All text is escaped by jinja2's autoescape; model output in the explorer is data that the
 viewer renders with textContent. A Content-Security-Policy forbids inline scripts as a
 second line of defence.
@@ -14,8 +17,11 @@ second line of defence.
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import shutil
+import tempfile
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -58,16 +64,57 @@ class BuildReport:
 
 
 # -- output folder ---------------------------------------------------------------------------
-def prepare_out(out: Path) -> None:
-    if out.exists():
+def check_out(out: Path) -> None:
+    """--out may be (re)placed by a build: a new folder, an empty one, or an earlier build."""
+    if out.exists() or out.is_symlink():
         if not out.is_dir():
             raise BadInput(f"--out {out} is a file; give a folder for the site")
         if any(out.iterdir()) and not (out / MARKER).exists():
             raise BadInput(f"--out {out} is not empty and was not built by `harness leaderboard build`; "
                            "refusing to overwrite it (choose an empty or new folder)")
+
+
+def prepare_out(out: Path) -> None:
+    check_out(out)
+    if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
     (out / MARKER).write_text("built by harness leaderboard build; the whole folder is replaced on rebuild\n")
+
+
+def _folder_beside(out: Path, kind: str) -> Path:
+    """An empty folder next to --out (same file system, so renames are cheap and whole)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{out.name}.{kind}-", dir=out.parent))
+
+
+def _swap_in(work: Path, out: Path) -> None:
+    """Put the finished build at --out; the previous site is removed only after that."""
+    mask = os.umask(0)
+    os.umask(mask)
+    os.chmod(work, (out.stat().st_mode if out.is_dir() else 0o777 & ~mask) & 0o7777)  # mkdtemp made it 0700
+    old = None
+    if out.exists():
+        old = _folder_beside(out, "old")
+        os.replace(out, old)  # onto an empty folder: a rename
+    os.replace(work, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def build_site(opts: BuildOptions) -> BuildReport:
+    """Build the site beside --out and swap it in when done; a failed build changes nothing there."""
+    out = Path(opts.out)
+    check_out(out)
+    work = _folder_beside(out, "building")
+    try:
+        report = _build_site(dataclasses.replace(opts, out=work))
+        _swap_in(work, out)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    report.out = out
+    return report
 
 
 def _env():
@@ -105,7 +152,7 @@ def _video_root_for(bench: str, roots: list[str]) -> str | None:
 
 
 # -- the build -------------------------------------------------------------------------------
-def build_site(opts: BuildOptions) -> BuildReport:
+def _build_site(opts: BuildOptions) -> BuildReport:
     t_all = time.perf_counter()
     out = Path(opts.out)
     report = BuildReport(out=out)
@@ -303,6 +350,8 @@ def _unpublished_records(records: list[ResultRecord], runs: list[RunInfo]) -> li
 
 
 def _render(out: Path, template: str, path: Path, env, **ctx) -> None:
+    if not path.resolve().is_relative_to(out.resolve()):  # names are slugs; this keeps it so
+        raise BadInput(f"{path} would be written outside {out}; refusing it")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(env.get_template(template).render(**ctx), encoding="utf-8")
 

@@ -62,6 +62,15 @@ class RunInfo:
         return self.model
 
 
+def _one_line(exc: Exception) -> str:
+    from pydantic import ValidationError
+
+    from harness.errors import validation_summary
+
+    text = validation_summary(exc) if isinstance(exc, ValidationError) else f"{type(exc).__name__}: {exc}"
+    return " ".join(text.split())[:200]
+
+
 def find_runs(root: str | Path, warnings: list[str]) -> list[RunInfo]:
     from harness.store import RunStore
     from harness.types import Result, ScoreSpec
@@ -76,7 +85,7 @@ def find_runs(root: str | Path, warnings: list[str]) -> list[RunInfo]:
             store = RunStore.open(run_dir)
             name = store.model_name
         except Exception as exc:  # a damaged run must not break the site
-            warnings.append(f"{run_dir}: skipped ({type(exc).__name__}: {str(exc)[:120]})")
+            warnings.append(f"{run_dir}: skipped ({_one_line(exc)})")
             continue
         rel = run_dir.resolve().relative_to(root.resolve()).as_posix()
         sets: list[ScoreSet] = []
@@ -98,7 +107,7 @@ def find_runs(root: str | Path, warnings: list[str]) -> list[RunInfo]:
                 try:
                     records.append(from_result(result, run=rel))
                 except Exception as exc:
-                    warnings.append(f"{sdir / 'result.json'}: not shown ({type(exc).__name__}: {str(exc)[:120]})")
+                    warnings.append(f"{sdir / 'result.json'}: not shown ({_one_line(exc)})")
         out.append(RunInfo(run_dir, rel, name, store.spec.benchmark, store.spec, store.spec.hash(), sets,
                            records, store.spec.annotations, store.spec.annotation_sha256))
     return out

@@ -20,7 +20,7 @@ from typing import Any
 from harness import registry, stats
 from harness.errors import BadInput
 from harness.runner import run_samples
-from harness.store import RunStore
+from harness.store import RunStore, load_model
 from harness.types import Sample, SampleScore, ScoreSpec
 
 
@@ -74,7 +74,7 @@ def score_specs(store: RunStore) -> dict[tuple[str, str, str | None], list[Score
     for spec_path in sorted((store.dir / "scores").glob("*/score_spec.json")):
         if not (spec_path.parent / "scores.jsonl").is_file():
             continue
-        spec = ScoreSpec.model_validate_json(spec_path.read_text())
+        spec = load_model(ScoreSpec, spec_path)
         out.setdefault(_key(spec), []).append(spec)
     return out
 

@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from harness.cli.numbers import count
 from harness.errors import BadInput
+from harness.types import MAX_FRAMES
 
 
 def add_parser(sub) -> None:
@@ -16,11 +18,11 @@ def add_parser(sub) -> None:
     p.add_argument("--bench", help="with --model: the settings of that benchmark's profile")
     p.add_argument("--model-path", help="with --model: a local checkpoint (its image processor settings)")
     p.add_argument("--protocol", choices=["strict", "tarsier"], default="strict")
-    p.add_argument("--n", "--frames", dest="n", type=int, default=None,
-                   help="number of frames (default 8, or the model's)")
+    p.add_argument("--n", "--frames", dest="n", type=count(1, MAX_FRAMES), default=None,
+                   help=f"number of frames (default 8, or the model's; at most {MAX_FRAMES})")
     p.add_argument("--out", type=Path, help="write the frames as PNGs into this folder")
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
-    p.add_argument("--max-pixels", type=int, default=None, help="without --model: downsize frames above this area")
+    p.add_argument("--max-pixels", type=count(1), default=None, help="without --model: downsize frames above this area")
     p.add_argument("--resize", default="none", help="without --model: none | square-stretch (Tarsier-1)")
     p.set_defaults(handler=run)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 import time
 
+from harness.cli.numbers import count
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("leaderboard", help="build the static leaderboard site")
@@ -24,7 +26,8 @@ def add_parser(sub) -> None:
     b.add_argument("--annotations", action="append", default=[], metavar="DIR",
                    help="folder with the annotation files the runs used, when they are no longer at "
                         "their recorded path (repeatable)")
-    b.add_argument("--frames", type=int, default=8, help="frames per strip in the explorer (default 8)")
+    b.add_argument("--frames", type=count(0, 64), default=8,
+                   help="frames per strip in the explorer (default 8; 0: no strips)")
     b.add_argument("--no-plots", action="store_true", help="skip the matplotlib figures")
     b.add_argument("--timings", action="store_true", help="print how long each step took")
     b.add_argument("--title", default="Video-language model leaderboard")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from harness import registry
+from harness.types import MAX_FRAMES
 
 
 def add_parser(sub) -> None:
@@ -55,6 +56,8 @@ def _frames(cls, profile=None) -> str:
         text += f" <={cls.max_pixels}px"
     if getattr(cls, "sampler", "uniform") != "uniform":
         text += f" ({cls.sampler} rule)"
+    if getattr(cls, "max_frames", MAX_FRAMES) < MAX_FRAMES:  # a bound of the model's own (its context)
+        text += f" (--frames up to {cls.max_frames})"
     return text
 
 

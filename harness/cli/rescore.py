@@ -13,6 +13,7 @@ import sys
 
 from harness import registry
 from harness.cli.judge_args import add_judge_arguments
+from harness.cli.numbers import fraction
 from harness.cli.output import print_result
 from harness.errors import BadInput
 from harness.store import RunStore
@@ -25,7 +26,7 @@ def add_parser(sub) -> None:
     p.add_argument("--annotations", help="the annotation file, when it moved since the run (checksum verified)")
     p.add_argument("--protocol", choices=["strict", "tarsier"], default="strict")
     p.add_argument("--json", action="store_true", help="print the Result as JSON on stdout")
-    p.add_argument("--max-failed", type=float, default=0.0,
+    p.add_argument("--max-failed", type=fraction, default=0.0,
                    help="fraction of failed samples above which the exit code is 1 (default 0)")
     p.add_argument("--no-progress", action="store_true")
     add_judge_arguments(p)
@@ -57,7 +58,9 @@ def run(args) -> int:
     if not store.predictions_path.exists():
         raise BadInput(f"{store.dir} has no predictions yet; run `harness run ... --stage generate` first")
     score_spec = ScoreSpec(metric=metric.name, protocol=args.protocol, judge=judge.spec() if judge else None)
-    result = score(store, samples, metric, score_spec, judge, not args.no_progress, len(all_samples), all_samples)
+    with store.lock():  # one writer per run folder
+        result = score(store, samples, metric, score_spec, judge, not args.no_progress, len(all_samples),
+                       all_samples)
     print(f"harness: {bench.name}: scores in {store.score_dir(score_spec)}", file=sys.stderr)
     exit_code = 0
     if result.n_total and result.n_failed / result.n_total > args.max_failed:

@@ -10,6 +10,8 @@ from pathlib import Path
 from harness import registry
 from harness.adapter import AdapterOptions
 from harness.cli.judge_args import add_judge_arguments
+from harness.cli.numbers import count, fraction, number
+from harness.types import MAX_FRAMES
 from harness.cli.output import print_result
 from harness.errors import BadInput
 from harness.runner import RunRequest
@@ -20,16 +22,17 @@ def add_parser(sub) -> None:
     p = sub.add_parser("run", help="run a model on benchmarks and score it")
     p.add_argument("--model", required=True, help="model id (see `harness list models`), file:PATH, ...")
     p.add_argument("--bench", required=True, help="benchmark name(s), comma-separated")
-    p.add_argument("--limit", type=int, help="only the first N samples")
+    p.add_argument("--limit", type=count(1), help="only the first N samples")
     p.add_argument("--annotations", help="annotation JSONL (Tarsier text or messages format), or a folder of them")
     p.add_argument("--video-root", help="folder holding the benchmark's videos")
-    p.add_argument("--frames", type=int, help="frames per video (default: the model's)")
+    p.add_argument("--frames", type=count(1, MAX_FRAMES),
+                   help="frames per video (default: the model's; at most what its context holds)")
     p.add_argument("--protocol", choices=["strict", "tarsier"], default="strict")
     p.add_argument("--out", default="runs", help="run store root (default: runs/)")
     p.add_argument("--stage", choices=["generate", "score", "all"],
                    help="default: all (generate with --shard)")
     p.add_argument("--json", action="store_true", help="print the Result(s) as JSON on stdout")
-    p.add_argument("--max-failed", type=float, default=0.0,
+    p.add_argument("--max-failed", type=fraction, default=0.0,
                    help="fraction of failed samples above which the exit code is 1 (default 0)")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--publish", nargs="?", const="results", metavar="DIR",
@@ -41,9 +44,9 @@ def add_parser(sub) -> None:
     g.add_argument("--device", help="cuda, cuda:1, cpu ...")
     g.add_argument("--backend", help="transformers (default) or vllm for local models")
     g.add_argument("--base-url", help="endpoint for openai-compatible:NAME models")
-    g.add_argument("--batch-size", type=int)
-    g.add_argument("--max-new-tokens", type=int)
-    g.add_argument("--concurrency", type=int, default=16, help="parallel requests for API models")
+    g.add_argument("--batch-size", type=count(1))
+    g.add_argument("--max-new-tokens", type=count(1))
+    g.add_argument("--concurrency", type=count(1), default=16, help="parallel requests for API models")
     g.add_argument("--detail", choices=["low", "high", "auto"], help="image detail for OpenAI vision models")
     g.add_argument("--dtype", choices=["float16", "bfloat16", "float32"],
                    help="weights dtype for local models (default: the model's published one)")
@@ -54,10 +57,10 @@ def add_parser(sub) -> None:
                    help="local: this process (default); ray: model replicas as Ray actors")
     x.add_argument("--ray-address", metavar="ADDR",
                    help="join this Ray cluster (e.g. auto, HOST:6379, ray://HOST:10001); default: start Ray here")
-    x.add_argument("--replicas", type=int, metavar="N",
+    x.add_argument("--replicas", type=count(1), metavar="N",
                    help="model replicas (default: one per --gpus-per-replica GPUs in the cluster, or 1)")
-    x.add_argument("--gpus-per-replica", type=float, metavar="N", help="GPUs per replica (default 0)")
-    x.add_argument("--cpus-per-replica", type=float, metavar="N", help="CPUs per replica (default 1)")
+    x.add_argument("--gpus-per-replica", type=number(0), metavar="N", help="GPUs per replica (default 0)")
+    x.add_argument("--cpus-per-replica", type=number(0), metavar="N", help="CPUs per replica (default 1)")
     x.add_argument("--shard", metavar="I/N",
                    help="generate only shard I of N (samples at positions k with k mod N = I) into its own "
                         "run directory; combine the shards with `harness merge`")
