@@ -9,13 +9,14 @@ import asyncio
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from tqdm import tqdm
 
 import harness
 from harness import registry
 from harness.adapter import Adapter, AdapterOptions
+from harness.annotations import annotations_status, check_annotations
 from harness.benchmark import Benchmark
 from harness.errors import BadInput, HarnessError, JudgeNotConfigured
 from harness.metric import Metric, ScoreContext, failed_reasons
@@ -34,7 +35,7 @@ from harness.types import (
 @dataclass
 class RunRequest:
     model: str
-    bench: str
+    bench: str | Benchmark  # a built-in name, or a declaration (harness.registry.bench_arg)
     options: AdapterOptions = field(default_factory=AdapterOptions)
     annotations: str | None = None
     video_root: str | None = None
@@ -46,6 +47,7 @@ class RunRequest:
     progress: bool = True
     executor: Any = None  # harness.executors.ExecutorSettings; None: the local executor
     shard: str | None = None  # "I/N": generate only that shard into its own run (harness.shard)
+    allow_foreign: bool = False  # score annotations that do not fit the benchmark (marked foreign)
 
 
 @dataclass
@@ -56,22 +58,41 @@ class RunOutcome:
 
 
 # -- preparation ---------------------------------------------------------------------------
+class Loaded(NamedTuple):
+    samples: list[Sample]  # the run's (after --limit)
+    source: str
+    sha256: str
+    n_benchmark: int  # samples in the whole annotation set
+    status: str  # harness.annotations.annotations_status
+
+
 def load_samples(bench: Benchmark, annotations: str | None, video_root: str | None,
-                 limit: int | None) -> tuple[list[Sample], str, str, int]:
-    """The run's samples, where they came from, their checksum, and the benchmark's full size."""
+                 limit: int | None, allow_foreign: bool = False) -> Loaded:
+    """The run's samples, where they came from, their checksum, the set's size and status.
+
+    Annotations that do not fit the benchmark (another benchmark's file) are refused unless
+    allowed; then the result says `foreign`."""
     ann = bench.load_annotations(annotations)
+    status = check_annotations(bench, ann, allow_foreign)
     samples = bench.samples(ann, video_root)
     n_benchmark = len(samples)
     if limit is not None:
         samples = samples[:limit]
-    return samples, ann.source, ann.sha256, n_benchmark
+    return Loaded(samples, ann.source, ann.sha256, n_benchmark, status)
 
 
-def run_samples(store: RunStore, annotations: str | None = None) -> tuple[Benchmark, list[Sample], int]:
+class RunSamples(NamedTuple):
+    bench: Benchmark
+    samples: list[Sample]  # every sample of the annotation file
+    n_run: int  # how many of them the run covers (--limit)
+    status: str  # harness.annotations.annotations_status
+
+
+def run_samples(store: RunStore, annotations: str | None = None) -> RunSamples:
     """A finished run's benchmark, all samples of its annotation file (checked against the run's
     sha256, so ids mean the same questions), and how many of them the run covers (--limit)."""
     spec = store.spec
-    bench: Benchmark = registry.benchmark(spec.benchmark)
+    bench: Benchmark = registry.benchmark_of_run(store)
     source = annotations or spec.annotations
     try:
         if annotations is None and source.startswith("hf:"):
@@ -85,16 +106,20 @@ def run_samples(store: RunStore, annotations: str | None = None) -> tuple[Benchm
         raise BadInput(f"{bench.name}: {ann.source} is not the annotation file the run used (sha256 "
                        f"{ann.sha256[:12]} != {spec.annotation_sha256[:12]}); pass --annotations PATH to that file")
     samples = bench.samples(ann)
-    return bench, samples, len(samples) if spec.limit is None else min(spec.limit, len(samples))
+    n_run = len(samples) if spec.limit is None else min(spec.limit, len(samples))
+    return RunSamples(bench, samples, n_run, annotations_status(bench, ann))
 
 
 def build_spec(adapter: Adapter, bench: Benchmark, source: str, sha256: str, limit: int | None,
                shard: str | None = None) -> RunSpec:
+    from harness.registry import is_builtin
+
     fields = adapter.spec_fields()
     return RunSpec(
         model=adapter.model if adapter.backend != "file" else adapter.name,
         frames=adapter.frames,
         benchmark=bench.name,
+        benchmark_fingerprint=None if is_builtin(bench.name) else bench.sample_fingerprint(),
         annotations=source,
         annotation_sha256=sha256,
         limit=limit,
@@ -114,7 +139,7 @@ def check_videos(samples: list[Sample], video_root: str | None) -> None:
 
 
 def check_judge(metric: Metric, req: RunRequest, bench: Benchmark) -> None:
-    if metric.needs_judge and req.stage in ("score", "all") and (req.judge is None or not req.judge.configured()):
+    if bench.needs_judge and req.stage in ("score", "all") and (req.judge is None or not req.judge.configured()):
         raise JudgeNotConfigured(
             f"benchmark {bench.name} is scored by an LLM judge and none is configured: pass "
             "--judge-base-url URL (OpenAI-compatible) or set OPENAI_API_KEY, or AZURE_OPENAI_ENDPOINT "
@@ -179,7 +204,8 @@ def generate(adapter: Adapter, store: RunStore, samples: list[Sample], progress:
 
 # -- scoring -------------------------------------------------------------------------------
 def score(store: RunStore, samples: list[Sample], metric: Metric, score_spec: ScoreSpec,
-          judge_settings: Any = None, progress: bool = True, n_benchmark: int | None = None) -> Result:
+          judge_settings: Any = None, progress: bool = True, n_benchmark: int | None = None,
+          annotations_status: str | None = None) -> Result:
     predictions = store.predictions()
     existing = {} if metric.corpus_level else store.scores(score_spec)
     todo: list[tuple[Sample, Prediction]] = []
@@ -223,6 +249,7 @@ def score(store: RunStore, samples: list[Sample], metric: Metric, score_spec: Sc
     rows = [(s, scores.get(s.id) or SampleScore(sample_id=s.id, status="failed", reason="not scored"))
             for s in samples]
     result = make_result(store, metric, score_spec, rows, n_benchmark)
+    result.annotations_status = annotations_status
     if judge_usage is not None:  # calls, cache hits, tokens, cost of this invocation
         result.extra["judge_usage"] = judge_usage
     result.judge = judge_identity(store, score_spec, judge_usage)
@@ -280,7 +307,7 @@ def make_result(store: RunStore, metric: Metric, score_spec: ScoreSpec, rows,
     boot = stats.bootstrap(metric, rows, score_spec.protocol)
     intervals = {k: v for k, v in boot.intervals.items() if k in agg.metrics}
     extra = dict(agg.extra)
-    note = getattr(registry.benchmark(spec.benchmark), "note", None)
+    note = registry.benchmark_of_run(store).note
     if note:  # e.g. EgoSchema: the public 500-question subset
         extra.setdefault("note", note)
     return Result(
@@ -310,11 +337,12 @@ def make_result(store: RunStore, metric: Metric, score_spec: ScoreSpec, rows,
 
 # -- the whole job -------------------------------------------------------------------------
 def run(req: RunRequest) -> RunOutcome:
-    bench: Benchmark = registry.benchmark(req.bench)
-    metric: Metric = registry.metric(bench.metric)
+    bench: Benchmark = req.bench if isinstance(req.bench, Benchmark) else registry.benchmark(req.bench)
+    metric: Metric = bench.make_metric()
     adapter = registry.adapter(req.model, req.options)
     check_judge(metric, req, bench)
-    samples, source, sha256, n_benchmark = load_samples(bench, req.annotations, req.video_root, req.limit)
+    loaded = load_samples(bench, req.annotations, req.video_root, req.limit, req.allow_foreign)
+    samples, source, sha256, n_benchmark = loaded.samples, loaded.source, loaded.sha256, loaded.n_benchmark
     if not samples:
         raise BadInput(f"no samples in the {bench.name} annotations")
     shard_id = None
@@ -327,6 +355,8 @@ def run(req: RunRequest) -> RunOutcome:
                            "same command without --shard and with --stage score")
     spec = build_spec(adapter, bench, source, sha256, req.limit, shard_id)
     store = RunStore.create(req.out, adapter.name, spec)
+    if not registry.is_builtin(bench.name):  # rescore, compare and the board read it from the run folder
+        store.write_benchmark(bench.declaration())
     if shard_id is not None:
         shard.write_manifest(store, samples, shard_id)
         samples = shard.select(samples, shard_id)
@@ -343,7 +373,7 @@ def run(req: RunRequest) -> RunOutcome:
     if req.stage in ("score", "all"):
         score_spec = ScoreSpec(metric=metric.name, protocol=req.protocol,
                                judge=req.judge.spec() if metric.needs_judge else None)
-        result = score(store, samples, metric, score_spec, req.judge, req.progress, n_benchmark)
+        result = score(store, samples, metric, score_spec, req.judge, req.progress, n_benchmark, loaded.status)
     return RunOutcome(store.dir, result, n_generated)
 
 

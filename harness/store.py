@@ -1,6 +1,7 @@
 """The run store: runs/<model>/<benchmark>/<spec-hash>/ with append-only records.
 
     spec.json               the frozen RunSpec (its hash names the folder)
+    benchmark.json          the declaration of a benchmark that is not built in (a user's YAML)
     predictions.jsonl       one Prediction per line; the last record of a sample wins
     scores/<score-hash>/    one folder per ScoreSpec (metric, protocol, judge):
         score_spec.json, scores.jsonl, result.json
@@ -47,6 +48,20 @@ class RunStore:
         data = json.loads(spec_path.read_text())
         data.pop("model_name", None)
         return cls(run_dir, RunSpec.model_validate(data))
+
+    # -- the benchmark's declaration (user benchmarks; built-in ones come with the harness) -----
+    def write_benchmark(self, declaration: dict) -> None:
+        write_json_atomic(self.dir / "benchmark.json", declaration)
+
+    def benchmark_declaration(self) -> dict | None:
+        path = self.dir / "benchmark.json"
+        if not path.is_file():
+            return None
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise BadInput(f"{path}: damaged benchmark declaration (not JSON)") from None
+        return data
 
     @property
     def model_name(self) -> str:

@@ -119,13 +119,17 @@ class RunSpec(BaseModel):
     frames: FrameSpec = Field(default_factory=FrameSpec)
     prompt_template: str | None = None
     benchmark: str
+    # a user benchmark's declaration of how samples are built (Benchmark.sample_fingerprint);
+    # None for built-in benchmarks, and then left out of the hash (older run folders keep theirs)
+    benchmark_fingerprint: str | None = None
     annotations: str  # where they came from (path or hub id), informational
     annotation_sha256: str
     limit: int | None = None
     shard: str | None = None  # "I/N" for manual sharding
 
     def hash(self) -> str:
-        return content_hash(self.model_dump(mode="json", exclude={"annotations"}))
+        exclude = {"annotations"} | ({"benchmark_fingerprint"} if self.benchmark_fingerprint is None else set())
+        return content_hash(self.model_dump(mode="json", exclude=exclude))
 
 
 class ScoreSpec(BaseModel):
@@ -152,6 +156,10 @@ class Result(BaseModel):
     """A benchmark result: what the leaderboard shows."""
 
     benchmark: str
+    # canonical: the benchmark's own annotation file; modified: another file that fits it (a subset,
+    # an edit); foreign: a file of another benchmark (--allow-foreign-annotations); unverified: the
+    # benchmark declares no canonical checksum (harness.annotations.annotations_status)
+    annotations_status: Literal["canonical", "modified", "foreign", "unverified"] | None = None
     model: str
     model_revision: str | None = None
     backend: str | None = None

@@ -52,6 +52,7 @@ class RunInfo:
     annotations: str
     annotation_sha256: str
     predictions: dict[str, Any] = field(default_factory=dict)
+    declared: Any = None  # the benchmark's declaration (harness.benchmark.Benchmark)
 
     @property
     def id(self) -> str:
@@ -66,6 +67,8 @@ def find_runs(root: str | Path, warnings: list[str]) -> list[RunInfo]:
     from harness.store import RunStore
     from harness.types import Result, ScoreSpec
 
+    from harness.registry import benchmark_of_run
+
     root = Path(root)
     out: list[RunInfo] = []
     for spec_path in sorted(root.rglob("spec.json")):
@@ -75,6 +78,7 @@ def find_runs(root: str | Path, warnings: list[str]) -> list[RunInfo]:
         try:
             store = RunStore.open(run_dir)
             name = store.model_name
+            bench = benchmark_of_run(store)
         except Exception as exc:  # a damaged run must not break the site
             warnings.append(f"{run_dir}: skipped ({type(exc).__name__}: {str(exc)[:120]})")
             continue
@@ -96,11 +100,11 @@ def find_runs(root: str | Path, warnings: list[str]) -> list[RunInfo]:
                                  sspec.judge.model if sspec.judge else None, result))
             if result is not None and result.metrics.get(result.metric) is not None:
                 try:
-                    records.append(from_result(result, run=rel))
+                    records.append(from_result(result, run=rel, bench=bench))
                 except Exception as exc:
                     warnings.append(f"{sdir / 'result.json'}: not shown ({type(exc).__name__}: {str(exc)[:120]})")
         out.append(RunInfo(run_dir, rel, name, store.spec.benchmark, store.spec, store.spec.hash(), sets,
-                           records, store.spec.annotations, store.spec.annotation_sha256))
+                           records, store.spec.annotations, store.spec.annotation_sha256, declared=bench))
     return out
 
 
@@ -108,11 +112,8 @@ def find_runs(root: str | Path, warnings: list[str]) -> list[RunInfo]:
 def load_samples(bench_name: str, runs: list[RunInfo], annotation_dirs: list[str], video_root: str | None,
                  warnings: list[str]) -> list[Any] | None:
     """The benchmark's samples from the annotations a run recorded (checksum must match)."""
-    from harness import registry
-
-    try:
-        bench = registry.benchmark(bench_name)
-    except Exception:
+    bench = next((r.declared for r in runs if r.declared is not None), None)
+    if bench is None:
         return None
     tried: set[str] = set()
     for run in runs:
@@ -388,13 +389,11 @@ def build_explorer(bench: str, bench_title: str, runs: list[RunInfo], out_dir: P
 
 
 def _subset_titles(bench: str, subsets: list[str]) -> dict[str, str]:
-    from harness.leaderboard.data import DREAM_SUBSET_TITLES, DREAM_SUBSETS
+    """Each subset value as the benchmark's declaration titles it (its `subset` grouping key)."""
+    from harness.leaderboard.data import declaration
 
-    out = {}
-    for s in subsets:
-        norm = DREAM_SUBSETS.get(s) if bench == "dream" else None
-        out[s] = DREAM_SUBSET_TITLES.get(norm, s) if norm else s
-    return out
+    key = declaration(bench).group("subset")
+    return {s: key.value_title(key.canonical(s)) if key is not None else s for s in subsets}
 
 
 def _value_hint(runs: list[RunInfo]) -> str:
@@ -440,8 +439,10 @@ def paired_tests(runs: list[RunInfo], samples: list[Any] | None) -> dict:
     for (metric_name, protocol, _, _), items in groups.items():
         if len(items) < 2:
             continue
-        try:
-            metric = registry.metric(metric_name)
+        try:  # the benchmark's metric with its protocol rules (MVBench: mean over subtasks)
+            declared = items[0][0].declared
+            metric = declared.make_metric() if declared is not None and declared.metric == metric_name \
+                else registry.metric(metric_name)
         except Exception:
             continue
         items.sort(key=lambda t: -(t[2].metrics.get(t[2].metric) or -1e9))
