@@ -1,7 +1,9 @@
 """`file:PATH`: replay predictions made elsewhere.
 
 Accepts a Tarsier prediction file (annotation lines plus `text.prediction`, matched on
-`dataset` + `idx`) or one of our own predictions.jsonl files (`sample_id` + `text`).
+`dataset` + `idx`), a Tarsier2 prediction file (`messages` lines whose answer slot, the assistant
+item with the `reference`, holds the model's text; matched the same way), or one of our own
+predictions.jsonl files (`sample_id` + `text`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.adapter import Adapter, AdapterOptions
+from harness.annotations import messages_prediction
 from harness.errors import BadInput
 from harness.jsonl import read_user_jsonl
 from harness.types import Prediction, Sample
@@ -42,6 +45,7 @@ class FileAdapter(Adapter):
     def load(self) -> None:
         rows = read_user_jsonl(self.path)
         self._by_key, self._by_id = {}, {}
+        n_messages = n_empty = 0
         for lineno, row in enumerate(rows, 1):
             if "sample_id" in row:
                 try:
@@ -52,11 +56,21 @@ class FileAdapter(Adapter):
             elif isinstance(row.get("text"), dict) and "prediction" in row["text"]:
                 key = (str(row.get("dataset")), str(row.get("idx")))
                 self._by_key[key] = str(row["text"]["prediction"])
+            elif isinstance(row.get("messages"), list):
+                text = messages_prediction(row)
+                if not isinstance(text, str):
+                    raise BadInput(f"{self.path}:{lineno}: messages: the assistant's answer slot (the item with "
+                                   "the reference) holds no text to read as the prediction")
+                self._by_key[(str(row.get("dataset")), str(row.get("idx")))] = text
+                n_messages += 1
+                n_empty += not text
             else:
                 raise BadInput(
-                    f"{self.path}:{lineno}: neither a Tarsier prediction line (text.prediction) "
-                    "nor a harness prediction (sample_id, text)"
+                    f"{self.path}:{lineno}: neither a Tarsier prediction line (text.prediction), a Tarsier2 "
+                    "prediction line (messages) nor a harness prediction (sample_id, text)"
                 )
+        if n_messages and n_empty == n_messages:
+            raise BadInput(f"{self.path}: every answer slot is empty: an annotation file, not predictions?")
 
     def generate(self, samples: list[Sample]) -> list[Prediction]:
         assert self._by_key is not None and self._by_id is not None

@@ -169,3 +169,31 @@ def test_dream_hub_metadata_rows_become_the_same_samples(tmp_path):
     ours = bench.samples(bench.load_annotations(str(write_jsonl(tmp_path / "a.jsonl", text_rows))))
     hub = bench.samples(bench.load_annotations(str(write_jsonl(tmp_path / "h.jsonl", hub_rows))))
     assert [s.model_dump() for s in hub] == [s.model_dump() for s in ours]
+
+
+def test_video_root_of_symbolic_links_and_sub_folders(tmp_path):
+    """A --video-root that is a tree of links (usual on clusters) resolves; `..` still cannot climb out."""
+    store = tmp_path / "store"
+    (store / "blobs").mkdir(parents=True)
+    (store / "blobs" / "x1.avi").write_bytes(b"x")
+    (store / "elsewhere.mp4").write_bytes(b"x")
+    root = tmp_path / "root"
+    (root / "action_antonym").mkdir(parents=True)
+    (root / "action_antonym" / "S010.avi").symlink_to(store / "blobs" / "x1.avi")  # a linked file
+    (root / "clips").symlink_to(store / "blobs", target_is_directory=True)  # a linked folder
+    linked_root = tmp_path / "root-link"
+    linked_root.symlink_to(root, target_is_directory=True)  # the root itself a link
+    mvbench = registry.benchmark("mvbench")
+    tvbench_row = {"idx": 0, "dataset": "MVBench/Action Antonym", "vid": "action_antonym/S010.avi",
+                   "video_file": "<placeholder>"}
+    for r in (root, linked_root):
+        assert mvbench.resolve_video(tvbench_row, str(r)) == str(r / "action_antonym" / "S010.avi")
+        assert mvbench.resolve_video({**tvbench_row, "vid": "clips/x1.avi"}, str(r)) == str(r / "clips" / "x1.avi")
+    # a vid that already names its file works with a `{vid}.mp4` rule too
+    dream = registry.benchmark("dream")
+    assert dream.resolve_video({**tvbench_row, "dataset": "DREAM/x"}, str(root)) == \
+        str(root / "action_antonym" / "S010.avi")
+    with pytest.raises(BadInput, match="escapes"):
+        mvbench.resolve_video({**tvbench_row, "vid": "../store/elsewhere.mp4"}, str(root))
+    with pytest.raises(BadInput, match="escapes"):
+        mvbench.resolve_video({**tvbench_row, "vid": "clips/../../store/elsewhere.mp4"}, str(root))

@@ -76,10 +76,15 @@ def preview(args) -> int:
         facts.append((f"  {g.name}", ", ".join(f"{k} ({n})" for k, n in sorted(counts.items())) or "-"))
     if samples:
         first = samples[0]
-        facts += [("first sample", first.id), ("  prompt", first.prompt.replace("\n", "\\n")[:160]),
+        facts += [("first sample", first.id), ("  prompt", _short(first.prompt.replace("\n", "\\n"))),
                   ("  answer", first.answer or "; ".join(first.references)[:160] or "-")]
     print_table([("field", "value")] + facts)
     return 0
+
+
+def _short(text: str, head: int = 100, tail: int = 60) -> str:
+    """Start and end of a long text (a prompt's end holds the answer prefix)."""
+    return text if len(text) <= head + tail + 5 else f"{text[:head]} ... {text[-tail:]}"
 
 
 def _frames(cls) -> str:
