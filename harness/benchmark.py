@@ -46,8 +46,8 @@ class Source(BaseModel):
     """Where the benchmark was published."""
 
     model_config = _STRICT
-    citation: str
-    url: str | None = None
+    citation: str = Field(min_length=1)
+    url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")  # shown as a link: http(s) only
 
 
 class AnnotationSource(BaseModel):

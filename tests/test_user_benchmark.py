@@ -318,3 +318,20 @@ def test_videos_in_sub_folders_of_a_linked_root_reach_the_model(tmp_path):
         assert content[-1]["text"].endswith("\nAnswer: (")  # the assistant prefix from the messages row
     res = json.loads(proc.stdout)
     assert res["n_scored"] == 2 and res["frames"] == 3
+
+
+def test_the_readme_example_is_a_valid_declaration():
+    import re
+
+    from harness.annotations import from_messages
+    from harness.benchmark import from_text
+
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("### Add your own benchmark", 1)[1]
+    yaml_text = re.search(r"```yaml\n(# mybench\.yaml\n.*?)```", section, re.S).group(1)
+    bench = from_text(yaml_text, "README.md")
+    assert bench.name == "mybench" and bench.family == "mc" and bench.rules["tarsier"].mean_over == "task"
+    line = json.loads(re.search(r"```json\n(.*?)```", section, re.S).group(1))
+    row = from_messages(line)
+    assert row["text"]["prompt"].endswith("\nASSISTANT: Answer: (") and row["text"]["response"] == "B"
+    assert bench.build_sample({**row, "format": "messages"}, None, "choice").groups == {"task": "counting"}

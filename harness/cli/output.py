@@ -17,6 +17,9 @@ def print_result(result: Result, indent: str = "") -> None:
     head = ", ".join(f"{k} {fmt(v)}" + _interval(result, k) for k, v in result.metrics.items())
     print(f"{indent}{result.benchmark} | {result.model} | {result.protocol}: {head}")
     print(f"{indent}  scored {result.n_scored}/{result.n_total}, failed {result.n_failed}, invalid {result.n_invalid}")
+    if result.annotations_status in ("modified", "foreign"):
+        print(f"{indent}  annotations: {result.annotations_status} (not the benchmark's canonical file; "
+              "not comparable with published numbers)")
     for reason, count in result.failed_reasons.items():
         print(f"{indent}    failed ({reason}): {count}")
     for group, values in result.groups.items():
