@@ -166,11 +166,12 @@ def _num(v: Any) -> float | None:
     return None
 
 
-def subset_of(sample: Any) -> str | None:
+def subset_of(sample: Any, keys: list[str]) -> str | None:
+    """The sample's value of the first of the benchmark's grouping keys it has (the explorer's filter)."""
     if sample is None:
         return None
     g = getattr(sample, "groups", {}) or {}
-    for key in ("subset", "subtask", "duration", "type", "domain"):
+    for key in keys:
         if key in g:
             return str(g[key])
     return None
@@ -316,6 +317,8 @@ def build_explorer(bench: str, bench_title: str, runs: list[RunInfo], out_dir: P
 
     index_rows = []
     subsets: list[str] = []
+    declared = next((r.declared for r in runs if r.declared is not None), None)
+    group_keys = [g.name for g in declared.groups] if declared is not None else []
     frames_dir = out_dir / "frames"
     strips = frame_strips([by_id[sid] for sid in order if sid in by_id], strip_frames, frames_dir, warnings) \
         if samples is not None else {}
@@ -327,7 +330,7 @@ def build_explorer(bench: str, bench_title: str, runs: list[RunInfo], out_dir: P
         for j, sid in enumerate(part):
             n = c * CHUNK + j
             sample = by_id.get(sid)
-            subset = subset_of(sample)
+            subset = subset_of(sample, group_keys)
             if subset and subset not in subsets:
                 subsets.append(subset)
             per_run = []
@@ -376,7 +379,8 @@ def build_explorer(bench: str, bench_title: str, runs: list[RunInfo], out_dir: P
     meta = {
         "benchmark": bench, "title": bench_title, "chunk": CHUNK, "n_chunks": n_chunks,
         "has_samples": samples is not None, "subsets": subsets,
-        "subset_titles": _subset_titles(bench, subsets),
+        "subset_titles": _subset_titles(declared.groups[0] if declared is not None and declared.groups else None,
+                                        subsets),
         "runs": runs_meta,
         "samples": index_rows,
         "value_hint": _value_hint(runs),
@@ -388,11 +392,8 @@ def build_explorer(bench: str, bench_title: str, runs: list[RunInfo], out_dir: P
             "has_samples": samples is not None}
 
 
-def _subset_titles(bench: str, subsets: list[str]) -> dict[str, str]:
-    """Each subset value as the benchmark's declaration titles it (its `subset` grouping key)."""
-    from harness.leaderboard.data import declaration
-
-    key = declaration(bench).group("subset")
+def _subset_titles(key: Any, subsets: list[str]) -> dict[str, str]:
+    """Each value of the filter's grouping key as the benchmark's declaration titles it."""
     return {s: key.value_title(key.canonical(s)) if key is not None else s for s in subsets}
 
 

@@ -149,7 +149,7 @@ def test_hub_unreachable_is_one_line(monkeypatch, tmp_path):
 
 
 def test_annotation_folder_picks_each_benchmarks_file():
-    for name in ("dream", "video-mme"):
+    for name in REAL:
         bench = registry.benchmark(name)
         ann = bench.load_annotations(str(ANNOTATIONS))
         assert ann.source.endswith(bench.annotations.file)

@@ -179,6 +179,8 @@ def test_published_under_its_own_name_and_shown_on_the_site(mybench, runs):
     section = index.split("Multiple-choice video QA", 1)[1]
     assert "MyBench (re-packed NExT-QA)" in section
     assert (home / "site" / "explore" / "mybench" / "index.html").is_file()
+    meta = (home / "site" / "explore" / "mybench" / "data" / "meta.js").read_text()
+    assert all(f'"{task}"' in meta for task in TASKS)  # the explorer filters by the declared task
 
 
 def test_rescore_and_compare_read_the_declaration_from_the_run(mybench, runs):
@@ -335,3 +337,56 @@ def test_the_readme_example_is_a_valid_declaration():
     row = from_messages(line)
     assert row["text"]["prompt"].endswith("\nASSISTANT: Answer: (") and row["text"]["response"] == "B"
     assert bench.build_sample({**row, "format": "messages"}, None, "choice").groups == {"task": "counting"}
+
+
+def test_a_folder_of_files_and_a_changed_declaration(tmp_path):
+    """annotations.path may be a folder (one file per task); a changed prompt is a new run, not a resume."""
+    from harness import registry
+    from harness.runner import build_spec
+
+    source = read_jsonl(NEXTQA)
+    (tmp_path / "ann").mkdir()
+    write_jsonl(tmp_path / "ann" / "a.jsonl", [_messages_row("causal", i, source[i]) for i in range(5)])
+    write_jsonl(tmp_path / "ann" / "b.jsonl", [_messages_row("temporal", i, source[5 + i]) for i in range(4)])
+    (tmp_path / "one.yaml").write_text(DECLARATION.replace("path: mybench.messages.jsonl", "path: ann"))
+    (tmp_path / "two.yaml").write_text(DECLARATION.replace("path: mybench.messages.jsonl", "path: ann")
+                                       + "prompt: \"{prompt} Think first.\"\n")
+    one, two = (registry.benchmark(str(tmp_path / f)) for f in ("one.yaml", "two.yaml"))
+    ann = one.load_annotations()
+    samples = one.samples(ann)
+    assert [s.groups["task"] for s in samples] == ["causal"] * 5 + ["temporal"] * 4
+    assert two.samples(ann)[0].prompt == samples[0].prompt + " Think first."
+
+    class Adapter:
+        model = name = "m"
+        backend = "none"
+        frames = None
+
+        def spec_fields(self):
+            return {}
+
+    from harness.types import FrameSpec
+
+    Adapter.frames = FrameSpec()
+    h1, h2 = (build_spec(Adapter(), b, ann.source, ann.sha256, None).hash() for b in (one, two))
+    assert h1 != h2
+    assert build_spec(Adapter(), registry.benchmark("next-qa"), "x", "0" * 64, None).benchmark_fingerprint is None
+
+
+def test_user_text_is_escaped_on_the_site(tmp_path):
+    rows = [_messages_row("causal", i, r) for i, r in enumerate(read_jsonl(NEXTQA)[:6])]
+    write_jsonl(tmp_path / "mybench.messages.jsonl", rows)
+    preds = json.loads(json.dumps(rows))
+    for p in preds:
+        p["messages"][1]["content"][1]["text"] = "A"
+    write_jsonl(tmp_path / "predictions.messages.jsonl", preds)
+    (tmp_path / "mybench.yaml").write_text(
+        DECLARATION.replace("title: MyBench (re-packed NExT-QA)", "title: \"<img src=x onerror=alert(1)>\"")
+        .replace("description: Three", "description: <script>alert(2)</script> Three"))
+    assert _run(tmp_path, "--publish", "results").returncode == 0
+    proc = harness_cli("leaderboard", "build", "--results", "results", "--out", "site", "--no-plots", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    for page in (tmp_path / "site").rglob("*.html"):
+        text = page.read_text()
+        assert "<img src=x" not in text and "<script>alert(2)" not in text, page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in (tmp_path / "site" / "benchmarks" / "mybench.html").read_text()

@@ -24,11 +24,11 @@ def run(args) -> int:
     if args.what == "benchmarks" and args.bench:
         return preview(args)
     if args.what == "benchmarks":
-        rows = [("benchmark", "family", "metric", "groups", "rules", "annotation file", "title")]
+        rows = [("benchmark", "title", "split", "family", "metric", "groups", "rules", "annotation file")]
         for name in registry.builtin_names():
             b = registry.benchmark(name)
-            rows.append((name, b.family, b.metric or "- (published only)", ",".join(g.name for g in b.groups) or "-",
-                         _rules(b) or "-", b.annotations.file or "-", b.title))
+            rows.append((name, b.title, b.split, b.family, b.metric or "- (published only)",
+                         ",".join(g.name for g in b.groups) or "-", _rules(b) or "-", b.annotations.file or "-"))
     else:
         from harness.adapters import MODELS, PREFIXES
 
