@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator, model_validator
 
+from harness import gold as G
 from harness.annotations import PLACEHOLDER, Annotations, RowError, read_file, read_folder, read_hub, to_text_row
 from harness.errors import BadInput
 from harness.metric import ProtocolRules
@@ -310,8 +311,6 @@ class Benchmark(BaseModel):
 
     # -- one sample ------------------------------------------------------------------------------
     def build_sample(self, row: dict[str, Any], video_root: str | None, gold: str = "answer") -> Sample:
-        from harness import gold as G
-
         idx = G.check_idx(row.get("idx"))
         dataset = row.get("dataset")
         if not isinstance(dataset, str) or not dataset:
@@ -440,14 +439,19 @@ def summarize(err: ValidationError) -> str:
 
 
 def _known_fields(loc: tuple) -> list[str]:
+    """The fields a model accepts at `loc` (list items and dict values included), for 'unknown field'."""
+    import typing
+
     model: Any = Benchmark
     for part in loc[:-1]:
         field = getattr(model, "model_fields", {}).get(part)
-        inner = getattr(field, "annotation", None) if field else None
-        model = inner if isinstance(inner, type) and issubclass(inner, BaseModel) else None
+        if field is None:
+            continue  # a list index or a dict key: the items' model
+        candidates = [field.annotation, *typing.get_args(field.annotation)]
+        model = next((c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)), None)
         if model is None:
             return []
-    return list(getattr(model, "model_fields", {}))
+    return list(model.model_fields)
 
 
 def from_text(text: str, where: str, base: Path | None = None) -> Benchmark:
