@@ -1,7 +1,9 @@
 """`file:PATH`: replay predictions made elsewhere.
 
 Accepts a Tarsier prediction file (annotation lines plus `text.prediction`, matched on
-`dataset` + `idx`) or one of our own predictions.jsonl files (`sample_id` + `text`).
+`dataset` + `idx`), a Tarsier2 prediction file (`messages` lines whose answer slot, the assistant
+item with the `reference`, holds the model's text; matched the same way), or one of our own
+predictions.jsonl files (`sample_id` + `text`).
 
 A prediction is text. `null` is a missing prediction (the sample is counted as failed with that
 reason, never scored as the text "None"); anything else that is not a string is refused with its
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.adapter import Adapter, AdapterOptions
+from harness.annotations import messages_prediction
 from harness.errors import BadInput, validation_summary
 from harness.jsonl import iter_user_jsonl
 from harness.store import pick_predictions
@@ -48,6 +51,7 @@ class FileAdapter(Adapter):
     def load(self) -> None:
         by_key: list[tuple[tuple[str, str], str, Prediction]] = []
         by_id: list[tuple[str, str, Prediction]] = []
+        n_messages = n_empty = 0
         for lineno, row in iter_user_jsonl(self.path):
             if "sample_id" in row:
                 pred = self._harness_record(row, lineno)
@@ -55,11 +59,18 @@ class FileAdapter(Adapter):
             elif isinstance(row.get("text"), dict) and "prediction" in row["text"]:
                 by_key.append((self._tarsier_key(row, lineno), f"line {lineno}",
                                self._tarsier_prediction(row["text"]["prediction"], lineno)))
+            elif isinstance(row.get("messages"), list):
+                pred = self._tarsier_prediction(messages_prediction(row), lineno)
+                by_key.append((self._tarsier_key(row, lineno), f"line {lineno}", pred))
+                n_messages += 1
+                n_empty += not pred.text
             else:
                 raise BadInput(
-                    f"{self.path}:{lineno}: neither a Tarsier prediction line (text.prediction) "
-                    "nor a harness prediction (sample_id, text)"
+                    f"{self.path}:{lineno}: neither a Tarsier prediction line (text.prediction), a Tarsier2 "
+                    "prediction line (messages) nor a harness prediction (sample_id, text)"
                 )
+        if n_messages and n_empty == n_messages:
+            raise BadInput(f"{self.path}: every answer slot is empty: an annotation file, not predictions?")
         self._by_id = pick_predictions(by_id, str(self.path))
         self._by_key = pick_predictions(by_key, str(self.path), describe=lambda k: f"{k[0]} idx {k[1]}")
 

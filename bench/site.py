@@ -2,8 +2,8 @@
 
     python bench/site.py [--out bench/out/site] [--models 20] [--samples 1000] [--runs 5] [--json]
 
-Synthetic data, generated here (nothing from ../shared): result records for MODELS models x the
-12 registered benchmarks (reproduced, with intervals and groups), and RUNS runs of a DREAM-1K-like
+Synthetic data, generated here (nothing from ../shared): result records for MODELS models x every
+runnable built-in benchmark (reproduced, with intervals and groups), and RUNS runs of a DREAM-1K-like
 benchmark with SAMPLES samples each, with AutoDQ-style per-sample scores (every event judged with
 a reason), so the per-sample explorer is as heavy as a real one. Goal: the build under 10 s.
 """
@@ -18,8 +18,6 @@ import sys
 import time
 from pathlib import Path
 
-BENCHMARKS = ["dream", "mvbench", "next-qa", "egoschema", "video-mme", "msvd-qa", "msr-vtt-qa", "tgif-qa",
-              "anet-qa", "msvd-caption", "msr-vtt-caption", "vatex-caption"]
 SUBSETS = ["DREAM/movie_animation", "DREAM/movie_live_action", "DREAM/vertical_video", "DREAM/videvo",
            "DREAM/youtube"]
 WORDS = ("a man woman dog child walks runs turns looks picks up puts down the red blue ball door car street "
@@ -31,19 +29,19 @@ def sentence(rng: random.Random, n: int) -> str:
 
 
 def make_records(root: Path, n_models: int, rng: random.Random) -> int:
-    from harness.results import ModelInfo, Reported, Reproduced, ResultRecord, write_record, HARNESS_SPLITS
+    from harness import registry
+    from harness.results import ModelInfo, Reported, Reproduced, ResultRecord, write_record
 
     n = 0
-    judged = {"dream": "gpt-35-turbo-0125", "msvd-qa": "gpt-35-turbo-0125", "msr-vtt-qa": "gpt-35-turbo-0125",
-              "tgif-qa": "gpt-35-turbo-0125", "anet-qa": "gpt-35-turbo-0125"}
+    benches = [b for b in map(registry.benchmark, registry.builtin_names()) if b.metric is not None]
     for m in range(n_models):
         size = rng.choice([7, 8, 13, 34, 72, None])
         info = ModelInfo(name=f"Synthetic-{m:02d}" + (f"-{size}B" if size else ""),
                          params=f"{size}B" if size else None, params_b=float(size) if size else None,
                          open_weights=size is not None, org="Bench Lab")
-        for b in BENCHMARKS:
-            metric = {"dream": "f1", "msvd-caption": "cider", "msr-vtt-caption": "cider",
-                      "vatex-caption": "cider"}.get(b, "accuracy")
+        for declared in benches:
+            b = declared.name
+            metric = declared.metric_class.headline
             v = rng.uniform(20, 80)
             metrics = {metric: v}
             groups = {}
@@ -57,11 +55,12 @@ def make_records(root: Path, n_models: int, rng: random.Random) -> int:
             prov = (Reported(source=f"Synthetic paper {m}", label=f"paper {m}", where="Table 1") if reported else
                     Reproduced(spec_hash=f"{rng.getrandbits(64):016x}", harness_version="0.1.0"))
             rec = ResultRecord(
-                id=f"{b}.synthetic-{m:02d}", benchmark=b, benchmark_title=b.upper(), split=HARNESS_SPLITS[b],
+                id=f"{b}.synthetic-{m:02d}", benchmark=b, benchmark_title=b.upper(), split=declared.split,
                 model=info, metric=metric, metrics=metrics,
                 intervals={} if reported else {metric: (v - w, v + w)},
                 interval_method=None if reported else "synthetic", n_scored=None if reported else 1000,
-                n_total=None if reported else 1000, groups=groups, protocol="strict", judge=judged.get(b),
+                n_total=None if reported else 1000, groups=groups, protocol="strict",
+                judge="gpt-35-turbo-0125" if declared.needs_judge else None,
                 frames=8, provenance=prov, date="2025-01-01")
             write_record(root, rec)
             n += 1

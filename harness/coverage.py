@@ -14,7 +14,7 @@ from harness.types import Coverage, Sample
 
 
 def coverage_of(bench: Any, sha256: str, samples: Iterable[Sample], file_samples: list[Sample] | None,
-                n_file: int | None = None) -> Coverage:
+                n_file: int | None = None, foreign: bool = False) -> Coverage:
     """The coverage of a run of `bench` on the annotation file with this checksum.
 
     samples: the run's samples (after --limit); file_samples: every sample of the file, when
@@ -28,7 +28,7 @@ def coverage_of(bench: Any, sha256: str, samples: Iterable[Sample], file_samples
     expected = len({s.dataset for s in file_samples}) if canonical and file_samples is not None else None
     return Coverage(annotation_sha256=sha256, canonical=canonical, n_run=len(samples), n_file=n_file,
                     n_canonical=getattr(bench, "canonical_rows", None),
-                    subsets=sorted({s.dataset for s in samples}), n_subsets_expected=expected)
+                    subsets=sorted({s.dataset for s in samples}), n_subsets_expected=expected, foreign=foreign)
 
 
 def problems(cov: Coverage, n_subsets_expected: int | None = None) -> list[str]:
@@ -38,7 +38,9 @@ def problems(cov: Coverage, n_subsets_expected: int | None = None) -> list[str]:
     (a run on another file); the leaderboard takes it from the canonical results it shows.
     """
     out = []
-    if cov.canonical is False:
+    if cov.foreign:
+        out.append("another benchmark's annotations")
+    elif cov.canonical is False:
         out.append("not the canonical annotation file")
     total = cov.n_canonical or cov.n_file
     if cov.n_run < total or (cov.n_canonical and cov.n_run != cov.n_canonical):
@@ -61,6 +63,8 @@ def describe(cov: Coverage) -> str:
         state = "annotations unverified (the benchmark declares no canonical file)"
     elif cov.canonical:
         state = "canonical annotation file"
+    elif cov.foreign:
+        state = f"FOREIGN annotations, not a file of this benchmark (sha256 {cov.annotation_sha256[:12]})"
     else:
         state = f"NOT the canonical annotation file (sha256 {cov.annotation_sha256[:12]})"
     verdict = "; not comparable with full runs" if problems(cov) else ""

@@ -11,11 +11,33 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, ClassVar, Iterable
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from harness.types import Prediction, Sample, SampleScore
 
 Row = tuple[Sample, SampleScore]
+
+
+class ProtocolRules(BaseModel):
+    """Aggregation rules a benchmark declares for one protocol (a metric never guesses them).
+
+    mean_over: the headline is the unweighted mean over the values of this grouping key
+        (MVBench under `tarsier`: the mean over subtasks), not the pooled mean.
+    drop_video_if_invalid: one invalid answer removes every question of its video
+        (Video-MME under `tarsier`).
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    mean_over: str | None = None
+    drop_video_if_invalid: bool = False
+
+    def names(self) -> list[str]:
+        """The rules in force, by field name."""
+        return [k for k, v in self.model_dump().items() if v not in (None, False)]
+
+
+NO_RULES = ProtocolRules()
 
 
 @dataclass
@@ -39,6 +61,26 @@ class Metric:
     needs_judge: ClassVar[bool] = False
     corpus_level: ClassVar[bool] = False  # per-sample values depend on the whole set: rescore all
     reports_invalid: ClassVar[bool] = False  # answers can be invalid (multiple choice): report the rate
+    # What each sample's gold data must be (checked when the annotations load, never at scoring):
+    # "choice" an option letter of the sample's options, "answer" a short answer and a question,
+    # "references" one or more reference captions, "description" one reference description.
+    gold: ClassVar[str] = "answer"
+    # Protocol rules (ProtocolRules fields) this metric applies, and the arguments it accepts.
+    applies_rules: ClassVar[frozenset[str]] = frozenset()
+    arguments: ClassVar[frozenset[str]] = frozenset()
+    # Set by `configure` from the benchmark's declaration; empty: no rule applies.
+    rules: dict[str, ProtocolRules] = {}
+    args: dict[str, Any] = {}
+
+    def configure(self, rules: dict[str, ProtocolRules] | None = None,
+                  args: dict[str, Any] | None = None) -> "Metric":
+        """Give the metric its benchmark's protocol rules and arguments (validated by the declaration)."""
+        self.rules = dict(rules or {})
+        self.args = dict(args or {})
+        return self
+
+    def rule(self, protocol: str) -> ProtocolRules:
+        return self.rules.get(protocol, NO_RULES)
 
     async def score(self, sample: Sample, prediction: Prediction, ctx: ScoreContext) -> SampleScore:
         raise NotImplementedError

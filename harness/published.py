@@ -16,9 +16,10 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from harness.errors import BadInput
-from harness.results import HARNESS_SPLITS, JudgeInfo, ModelInfo, Reported, ResultRecord, check_file, slugify
+from harness.results import JudgeInfo, ModelInfo, Reported, ResultRecord, check_file, slugify
 
 # What PROTOCOLS.md says about the judge behind the Tarsier team's own numbers.
 TARSIER_JUDGE = "gpt-35-turbo-0125"
@@ -53,21 +54,13 @@ BLIP3_COPY = " (read from the stored copy deep-diver/ai-paper-reviewer @ecac2d66
 
 DREAM_SPLITS = ("animation", "live_action", "shorts", "stock", "youtube")
 
-BENCHMARKS = {  # source name -> (harness key, title)
-    "DREAM-1K": ("dream", "DREAM-1K"),
-    "MVBench": ("mvbench", "MVBench"),
-    "NExT-QA": ("next-qa", "NExT-QA"),
-    "EgoSchema": ("egoschema", "EgoSchema"),
-    "Video-MME": ("video-mme", "Video-MME"),
-    "MSVD-QA": ("msvd-qa", "MSVD-QA"),
-    "MSR-VTT-QA": ("msr-vtt-qa", "MSR-VTT-QA"),
-    "TGIF-QA": ("tgif-qa", "TGIF-QA"),
-    "ActivityNet-QA": ("anet-qa", "ActivityNet-QA"),
-    "MSVD-Caption": ("msvd-caption", "MSVD-Caption"),
-    "MSR-VTT-Caption": ("msr-vtt-caption", "MSR-VTT-Caption"),
-    "Mira-Caption": ("mira-caption", "Mira-Caption"),
-}
-OPEN_QA = {"msvd-qa", "msr-vtt-qa", "tgif-qa", "anet-qa"}
+
+
+def published_benchmarks() -> dict[str, Any]:
+    """Benchmark name as the tables print it -> its declaration (the declarations' published_names)."""
+    from harness import registry
+
+    return {printed: b for b in map(registry.benchmark, registry.builtin_names()) for printed in b.published_names}
 
 METRIC_NAMES = {"gpt_score_0-5": "score", "llm_judge_score_0-5": "llm_judge_score"}
 
@@ -282,9 +275,9 @@ def _read(path: Path) -> list[dict[str, str]]:
     return rows
 
 
-def _split_key(bench: str, split: str) -> str:
+def _split_key(bench: Any, split: str) -> str:
     s = split.lower()
-    if bench == "dream":
+    if bench.split == "overall":  # one set, whatever the table calls it
         return "overall"
     if s.startswith("unspecified") or s in ("multi-choice", "as cited"):
         return "unspecified"
@@ -320,25 +313,26 @@ def convert(published: str | Path) -> list[ResultRecord]:
         raise BadInput(f"published numbers not found at {published}; pass --published DIR "
                        "(the folder with the transcribed CSVs, ../shared/published)")
     lb_models = _leaderboard_models(published)
+    known = published_benchmarks()
     groups: dict[tuple, list[dict[str, str]]] = defaultdict(list)
     for name, kind in FILES.items():
         path = published / name
         if not path.is_file():
             raise BadInput(f"{path}: missing; the conversion needs every transcribed table")
         for row in _read(path):
-            if row["benchmark"] not in BENCHMARKS or SKIP_MODELS.match(row["model"]):
+            if row["benchmark"] not in known or SKIP_MODELS.match(row["model"]):
                 continue
-            bench, _ = BENCHMARKS[row["benchmark"]]
-            if kind == "qa" and bench == "dream":
+            declared = known[row["benchmark"]]
+            whole = declared.split == "overall"  # one number set per source (DREAM-1K: subsets as groups)
+            if kind == "qa" and whole:
                 continue
             src = find_source(row["source"])
-            split = "overall" if bench == "dream" else row["split"]
-            key = (name, bench, row["model"], src.key, split if bench != "dream" else "", row["source"]
-                   if bench != "dream" else "")
+            key = (name, declared.name, row["model"], src.key, "" if whole else row["split"],
+                   "" if whole else row["source"])
             groups[key].append(row)
     records: dict[str, ResultRecord] = {}
     for (name, bench, printed, src_key, split, _), rows in sorted(groups.items()):
-        rec = _record(name, bench, printed, find_source(rows[0]["source"]), rows, lb_models)
+        rec = _record(name, known[rows[0]["benchmark"]], printed, find_source(rows[0]["source"]), rows, lb_models)
         if rec.id in records:
             if records[rec.id].metrics == rec.metrics:  # one table transcribed in two files
                 continue
@@ -351,9 +345,9 @@ def _num(text: str) -> float:
     return float(text.strip())
 
 
-def _record(csv_name: str, bench: str, printed: str, src: Source, rows: list[dict[str, str]],
+def _record(csv_name: str, declared: Any, printed: str, src: Source, rows: list[dict[str, str]],
             lb_models: dict) -> ResultRecord:
-    title = BENCHMARKS[rows[0]["benchmark"]][1]
+    bench, title = declared.name, declared.title
     info, alias_note = model_info(printed)
     if info.checkpoint is None and info.name in src.checkpoint:
         info = info.model_copy(update={"checkpoint": src.checkpoint[info.name]})
@@ -368,7 +362,7 @@ def _record(csv_name: str, bench: str, printed: str, src: Source, rows: list[dic
     n_scored = n_total = n_failed = None
     scaled = False
 
-    if bench == "dream":
+    if declared.family == "detailed-caption":
         for row in rows:
             metric, value = row["metric"], row["value"].strip()
             target = metrics if row["split"] == "overall" else groups.setdefault(f"subset={row['split']}", {})
@@ -414,21 +408,18 @@ def _record(csv_name: str, bench: str, printed: str, src: Source, rows: list[dic
         judge, judge_note = src.judge or "unknown", src.judge_note
     else:
         split_printed = rows[0]["split"]
-        split = _split_key(bench, split_printed)
+        split = _split_key(declared, split_printed)
         for row in rows:
             metric = METRIC_NAMES.get(row["metric"], row["metric"])
             metrics[metric] = _num(row["value"])
         headline = "accuracy" if "accuracy" in metrics else next(iter(metrics))
         if "llm_judge_accuracy" in metrics:
             headline = "llm_judge_accuracy"
-        judged = bench in OPEN_QA or headline.startswith("llm_judge")
+        judged = (declared.needs_judge and declared.family == "open-qa") or headline.startswith("llm_judge")
         judge = (src.judge or "unknown") if judged else None
         judge_note = src.judge_note if judged else None
-        if bench == "egoschema":
-            notes.append({"full": "the full EgoSchema test set (5,031 questions), not the 500-question subset",
-                          "unspecified": "the source does not say whether this is the 500-question subset "
-                                         "or the full set"}.get(split, ""))
-        if bench in ("next-qa", "msvd-qa") and split in ("test", "unspecified"):
+        notes.append(declared.board.split_notes.get(split, ""))
+        if declared.split == "val" and split in ("test", "unspecified"):
             notes.append("the harness evaluates the val split (the Tarsier release's annotation file); "
                          "this number is labelled '" + split_printed + "' by its source")
         if src.key == "tarsier2-report-t4" and info.name == "Tarsier2-7B":
@@ -442,19 +433,20 @@ def _record(csv_name: str, bench: str, printed: str, src: Source, rows: list[dic
         if src.key.startswith("tarsier2-report") and not info.name.startswith("Tarsier"):
             protocol = "unknown"
         notes = [n for n in notes if n]
-        return _finish(csv_name, bench, title, split, split_printed, info, headline, metrics, groups,
+        return _finish(csv_name, declared, split, split_printed, info, headline, metrics, groups,
                        n_scored, n_total, n_failed, protocol, judge, judge_note, frames, rate, src, rows,
                        date, flags, notes)
 
     protocol = src.protocol
-    return _finish(csv_name, bench, title, split, split_printed, info, headline, metrics, groups,
+    return _finish(csv_name, declared, split, split_printed, info, headline, metrics, groups,
                    n_scored, n_total, n_failed, protocol, judge, judge_note, frames, rate, src, rows,
                    date, flags, notes)
 
 
-def _finish(csv_name, bench, title, split, split_printed, info, headline, metrics, groups, n_scored,
+def _finish(csv_name, declared, split, split_printed, info, headline, metrics, groups, n_scored,
             n_total, n_failed, protocol, judge, judge_note, frames, rate, src, rows, date, flags,
             notes) -> ResultRecord:
+    bench, title, whole = declared.name, declared.title, declared.split == "overall"
     parts = [bench, slugify(info.name, 40)]
     if info.checkpoint and info.checkpoint != info.name:
         ck = info.checkpoint
@@ -465,13 +457,13 @@ def _finish(csv_name, bench, title, split, split_printed, info, headline, metric
     elif rate:
         parts.append(slugify(rate))
     parts.append(src.key)
-    if bench != "dream" and split not in ("test", "overall", HARNESS_SPLITS.get(bench)):
+    if not whole and split not in ("test", "overall", declared.split):
         parts.append(slugify(split))
     if info.name == "Tarsier (size not stated)":
         parts[1] = "tarsier-size-not-stated"
     rid = ".".join(p for p in parts if p)
     where = src.where
-    if bench == "dream" and src.key == "readme-eval":
+    if whole and src.key == "readme-eval":
         where = "Benchmark Inference and Evaluation (per-subtask evaluation script output)"
     transcript = csv_name + ": " + re.sub(r" ?\[subtask [^\]]*\]", "", rows[0]["source"])
     return ResultRecord(judge_identity=_judge_identity(judge, judge_note),

@@ -46,9 +46,11 @@ METRIC_RANGES: dict[str, tuple[float, float]] = {
 Number = Annotated[float, Strict()]
 Count = Annotated[int, Strict(), Field(ge=0)]
 
-# Benchmarks whose numbers come from an LLM judge: their records must name the judge.
-JUDGED_METRICS = {"autodq", "open_qa"}
-JUDGED_BENCHMARKS = {"dream", "msvd-qa", "msr-vtt-qa", "tgif-qa", "anet-qa"}
+def builtin_benchmark(name: str) -> Any:
+    """The built-in declaration of a record's benchmark, or None (a user's benchmark, or a slug)."""
+    from harness import registry
+
+    return registry.benchmark(name) if registry.is_builtin(name) else None
 
 
 class ModelInfo(BaseModel):
@@ -149,6 +151,9 @@ class ResultRecord(BaseModel):
     id: str  # file stem; unique
     benchmark: str = Field(min_length=1)  # harness benchmark name ("dream", "next-qa") or a slug
     benchmark_title: str = Field(min_length=1)  # shown: "DREAM-1K", "EgoSchema"
+    # a user benchmark's family and description, for the board (built-in ones come from their declaration)
+    benchmark_family: str | None = None
+    benchmark_description: str | None = None
     split: str = Field(min_length=1)  # normalised: overall | test | val | subset | full | unspecified | ...
     split_printed: str | None = None  # as the source printed it
     model: ModelInfo
@@ -224,7 +229,8 @@ class ResultRecord(BaseModel):
             raise ValueError("interval_method: say how the intervals were computed")
         if self.n_scored is not None and self.n_total is not None and self.n_scored > self.n_total:
             raise ValueError(f"n_scored {self.n_scored} > n_total {self.n_total}")
-        if self.benchmark in JUDGED_BENCHMARKS and not self.judge:
+        declared = builtin_benchmark(self.benchmark)
+        if declared is not None and declared.needs_judge and not self.judge:
             raise ValueError(f"judge: {self.benchmark} is judged by an LLM; name the judge or say 'unknown'")
         if self.judge_identity is not None and judge_key(self.judge_identity.model) != judge_key(self.judge):
             raise ValueError(f"judge_identity.model: {self.judge_identity.model!r} is not the judge {self.judge!r}")
@@ -283,16 +289,24 @@ def record_path(root: str | Path, record: ResultRecord) -> Path:
     return inside(root, record.benchmark, f"{record.id}.json")
 
 
+# written only when set, so records of built-in benchmarks read as before
+_OPTIONAL_FIELDS = ("benchmark_family", "benchmark_description")
+
+
+def record_dict(record: ResultRecord) -> dict[str, Any]:
+    unset = {k for k in _OPTIONAL_FIELDS if getattr(record, k) is None}
+    return record.model_dump(mode="json", exclude=unset)
+
+
 def dump_record(record: ResultRecord) -> str:
-    data = record.model_dump(mode="json", exclude_defaults=False)
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return json.dumps(record_dict(record), indent=2, ensure_ascii=False) + "\n"
 
 
 def write_record(root: str | Path, record: ResultRecord) -> Path:
     from harness.jsonl import write_json_atomic
 
     path = record_path(root, record)
-    write_json_atomic(path, record.model_dump(mode="json"))
+    write_json_atomic(path, record_dict(record))
     return path
 
 
@@ -382,12 +396,14 @@ def slugify(text: str, max_len: int = 60) -> str:
 
 
 def from_result(result: Any, *, run: str | None = None, model: ModelInfo | None = None,
-                benchmark_title: str | None = None, split: str | None = None) -> ResultRecord:
-    """A reproduced record from a harness Result (harness.types.Result)."""
+                benchmark_title: str | None = None, split: str | None = None, bench: Any = None) -> ResultRecord:
+    """A reproduced record from a harness Result (harness.types.Result) of the benchmark `bench`
+    (its declaration; default: the built-in one of that name)."""
     prov = result.provenance
     if getattr(prov, "kind", None) != "reproduced" or not prov.spec_hash:
         raise BadInput("only a reproduced Result (with its run spec hash) can be published")
-    title, default_split = _bench_title(result.benchmark)
+    bench = bench if bench is not None else builtin_benchmark(result.benchmark)
+    user = bench is not None and builtin_benchmark(bench.name) is None
     info = model or ModelInfo(name=result.model)
     if info.checkpoint is None and result.model_revision:
         info = info.model_copy(update={"checkpoint": result.model_revision})
@@ -403,8 +419,10 @@ def from_result(result: Any, *, run: str | None = None, model: ModelInfo | None 
     return ResultRecord(
         id=rid,
         benchmark=result.benchmark,
-        benchmark_title=benchmark_title or title,
-        split=split or default_split,
+        benchmark_title=benchmark_title or (bench.title if bench is not None else result.benchmark),
+        benchmark_family=bench.family if user else None,
+        benchmark_description=(bench.description or None) if user else None,
+        split=split or (bench.split if bench is not None else "test"),
         model=info,
         metric=result.metric,
         metrics=metrics,
@@ -439,22 +457,6 @@ def _coverage_notes(result: Any) -> list[str]:
     return notes
 
 
-# The split each harness benchmark evaluates (what its annotation files hold).
-HARNESS_SPLITS = {
-    "dream": "overall", "mvbench": "test", "next-qa": "val", "egoschema": "subset",
-    "video-mme": "wo_subs", "msvd-qa": "val", "msr-vtt-qa": "test", "tgif-qa": "test",
-    "anet-qa": "test", "msvd-caption": "test", "msr-vtt-caption": "test", "vatex-caption": "test",
-}
-
-
-def _bench_title(name: str) -> tuple[str, str]:
-    titles = {"dream": "DREAM-1K", "mvbench": "MVBench", "next-qa": "NExT-QA", "egoschema": "EgoSchema",
-              "video-mme": "Video-MME", "msvd-qa": "MSVD-QA", "msr-vtt-qa": "MSR-VTT-QA",
-              "tgif-qa": "TGIF-QA", "anet-qa": "ActivityNet-QA", "msvd-caption": "MSVD-Caption",
-              "msr-vtt-caption": "MSR-VTT-Caption", "vatex-caption": "VATEX"}
-    return titles.get(name, name), HARNESS_SPLITS.get(name, "test")
-
-
 def _run_rel(run_dir: str | Path, runs_root: str | Path | None) -> str:
     run_dir = Path(run_dir).resolve()
     if runs_root is not None:
@@ -466,14 +468,14 @@ def _run_rel(run_dir: str | Path, runs_root: str | Path | None) -> str:
 
 
 def publish_result(result: Any, results_root: str | Path, *, run_dir: str | Path | None = None,
-                   runs_root: str | Path | None = None, model: ModelInfo | None = None) -> Path:
+                   runs_root: str | Path | None = None, model: ModelInfo | None = None, bench: Any = None) -> Path:
     """Write the reproduced record of one finished Result; returns its path."""
     if result.metrics.get(result.metric) is None:
         raise BadInput(f"{result.benchmark}: no {result.metric} to publish ({result.n_scored} of "
                        f"{result.n_total} samples scored)")
     run = _run_rel(run_dir, runs_root) if run_dir is not None else None
     try:
-        rec = from_result(result, run=run, model=model)
+        rec = from_result(result, run=run, model=model, bench=bench)
     except ValidationError as err:
         raise BadInput(f"{result.benchmark}: cannot publish this result: {_problems_of(err)[0]}") from None
     return write_record(results_root, rec)
@@ -488,5 +490,8 @@ def publish_run(run_dir: str | Path, results_root: str | Path, *, runs_root: str
     results = store.results()
     if not results:
         raise BadInput(f"{run_dir}: no scored result to publish; run the score stage first")
-    return [publish_result(result, results_root, run_dir=run_dir, runs_root=runs_root, model=model)
+    from harness.registry import benchmark_of_run
+
+    bench = benchmark_of_run(store)
+    return [publish_result(result, results_root, run_dir=run_dir, runs_root=runs_root, model=model, bench=bench)
             for _, result in results]

@@ -9,13 +9,14 @@ import asyncio
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from tqdm import tqdm
 
 import harness
 from harness import registry
 from harness.adapter import Adapter, AdapterOptions
+from harness.annotations import annotations_status, check_annotations
 from harness.benchmark import Benchmark
 from harness.errors import BadInput, HarnessError, JudgeNotConfigured
 from harness.metric import Metric, ScoreContext, failed_reasons, pct
@@ -34,7 +35,7 @@ from harness.types import (
 @dataclass
 class RunRequest:
     model: str
-    bench: str
+    bench: str | Benchmark  # a built-in name, or a declaration (harness.registry.bench_arg)
     options: AdapterOptions = field(default_factory=AdapterOptions)
     annotations: str | None = None
     video_root: str | None = None
@@ -46,6 +47,7 @@ class RunRequest:
     progress: bool = True
     executor: Any = None  # harness.executors.ExecutorSettings; None: the local executor
     shard: str | None = None  # "I/N": generate only that shard into its own run (harness.shard)
+    allow_foreign: bool = False  # score annotations that do not fit the benchmark (marked foreign)
 
 
 @dataclass
@@ -56,22 +58,42 @@ class RunOutcome:
 
 
 # -- preparation ---------------------------------------------------------------------------
+class Loaded(NamedTuple):
+    samples: list[Sample]  # the run's (after --limit)
+    source: str
+    sha256: str
+    file_samples: list[Sample]  # every sample of the annotation file
+    status: str  # harness.annotations.annotations_status
+
+
 def load_samples(bench: Benchmark, annotations: str | None, video_root: str | None,
-                 limit: int | None) -> tuple[list[Sample], str, str, list[Sample]]:
-    """The run's samples, where they came from, their checksum, and every sample of the file."""
+                 limit: int | None, allow_foreign: bool = False) -> Loaded:
+    """The run's samples, where they came from, their checksum, every sample of the file, and the
+    file's status.
+
+    Annotations that do not fit the benchmark (another benchmark's file) are refused unless
+    allowed; then the result says `foreign`."""
     ann = bench.load_annotations(annotations)
+    status = check_annotations(bench, ann, allow_foreign)
     file_samples = bench.samples(ann, video_root)
     if limit is not None and limit < 1:  # samples[:-1] would silently drop the last one
         raise BadInput(f"--limit must be at least 1, got {limit}")
     samples = file_samples[:limit] if limit is not None else file_samples
-    return samples, ann.source, ann.sha256, file_samples
+    return Loaded(samples, ann.source, ann.sha256, file_samples, status)
 
 
-def run_samples(store: RunStore, annotations: str | None = None) -> tuple[Benchmark, list[Sample], int]:
+class RunSamples(NamedTuple):
+    bench: Benchmark
+    samples: list[Sample]  # every sample of the annotation file
+    n_run: int  # how many of them the run covers (--limit)
+    status: str  # harness.annotations.annotations_status
+
+
+def run_samples(store: RunStore, annotations: str | None = None) -> RunSamples:
     """A finished run's benchmark, all samples of its annotation file (checked against the run's
     sha256, so ids mean the same questions), and how many of them the run covers (--limit)."""
     spec = store.spec
-    bench: Benchmark = registry.benchmark(spec.benchmark)
+    bench: Benchmark = registry.benchmark_of_run(store)
     source = annotations or spec.annotations
     try:
         if annotations is None and source.startswith("hf:"):
@@ -85,18 +107,21 @@ def run_samples(store: RunStore, annotations: str | None = None) -> tuple[Benchm
         raise BadInput(f"{bench.name}: {ann.source} is not the annotation file the run used (sha256 "
                        f"{ann.sha256[:12]} != {spec.annotation_sha256[:12]}); pass --annotations PATH to that file")
     samples = bench.samples(ann)
-    return bench, samples, len(samples) if spec.limit is None else min(spec.limit, len(samples))
+    n_run = len(samples) if spec.limit is None else min(spec.limit, len(samples))
+    return RunSamples(bench, samples, n_run, annotations_status(bench, ann))
 
 
 def build_spec(adapter: Adapter, bench: Benchmark, source: str, sha256: str, limit: int | None,
                shard: str | None = None) -> RunSpec:
     from harness.redact import redact_tree
+    from harness.registry import is_builtin
 
     fields = redact_tree(adapter.spec_fields())  # e.g. an endpoint given as http://user:KEY@host
     return RunSpec(
         model=adapter.model if adapter.backend != "file" else adapter.name,
         frames=adapter.frames,
         benchmark=bench.name,
+        benchmark_fingerprint=None if is_builtin(bench.name) else bench.sample_fingerprint(),
         annotations=source,
         annotation_sha256=sha256,
         limit=limit,
@@ -117,7 +142,7 @@ def check_videos(samples: list[Sample], video_root: str | None) -> None:
 
 
 def check_judge(metric: Metric, req: RunRequest, bench: Benchmark) -> None:
-    if metric.needs_judge and req.stage in ("score", "all") and (req.judge is None or not req.judge.configured()):
+    if bench.needs_judge and req.stage in ("score", "all") and (req.judge is None or not req.judge.configured()):
         raise JudgeNotConfigured(
             f"benchmark {bench.name} is scored by an LLM judge and none is configured: pass "
             "--judge-base-url URL (OpenAI-compatible) or set OPENAI_API_KEY, or AZURE_OPENAI_ENDPOINT "
@@ -198,9 +223,10 @@ def _file_prompt(rec: dict, writer, known: set[str]) -> None:
 # -- scoring -------------------------------------------------------------------------------
 def score(store: RunStore, samples: list[Sample], metric: Metric, score_spec: ScoreSpec,
           judge_settings: Any = None, progress: bool = True, n_benchmark: int | None = None,
-          file_samples: list[Sample] | None = None) -> Result:
+          file_samples: list[Sample] | None = None, annotations_status: str | None = None) -> Result:
     """Score the run's samples; file_samples (every sample of the annotation file) lets the result
-    say which of the benchmark's subsets it covers."""
+    say which of the benchmark's subsets it covers, and annotations_status whether the file is
+    another benchmark's (harness.annotations)."""
     predictions = store.predictions()
     existing = {} if metric.corpus_level else store.scores(score_spec)
     todo: list[tuple[Sample, Prediction]] = []
@@ -243,7 +269,8 @@ def score(store: RunStore, samples: list[Sample], metric: Metric, score_spec: Sc
     scores = store.scores(score_spec)
     rows = [(s, scores.get(s.id) or SampleScore(sample_id=s.id, status="failed", reason="not scored"))
             for s in samples]
-    result = make_result(store, metric, score_spec, rows, n_benchmark, file_samples)
+    result = make_result(store, metric, score_spec, rows, n_benchmark, file_samples,
+                         foreign=annotations_status == "foreign")
     if judge_usage is not None:  # calls, cache hits, tokens, cost of this invocation
         result.extra["judge_usage"] = judge_usage
     result.judge = judge_identity(store, score_spec, judge_usage)
@@ -292,7 +319,8 @@ async def _score_async(metric, todo, score_spec, judge_settings, emit, bar,
 
 
 def make_result(store: RunStore, metric: Metric, score_spec: ScoreSpec, rows,
-                n_benchmark: int | None = None, file_samples: list[Sample] | None = None) -> Result:
+                n_benchmark: int | None = None, file_samples: list[Sample] | None = None,
+                foreign: bool = False) -> Result:
     from harness import stats
     from harness.coverage import coverage_of
 
@@ -302,8 +330,8 @@ def make_result(store: RunStore, metric: Metric, score_spec: ScoreSpec, rows,
     boot = stats.bootstrap(metric, rows, score_spec.protocol)
     intervals = {k: v for k, v in boot.intervals.items() if k in agg.metrics}
     extra = dict(agg.extra)
-    bench = registry.benchmark(spec.benchmark)
-    note = getattr(bench, "note", None)
+    bench = registry.benchmark_of_run(store)
+    note = bench.note
     if note:  # e.g. EgoSchema: the public 500-question subset
         extra.setdefault("note", note)
     return Result(
@@ -320,7 +348,8 @@ def make_result(store: RunStore, metric: Metric, score_spec: ScoreSpec, rows,
         judge_model=score_spec.judge.model if score_spec.judge else None,
         n_total=len(rows),
         n_benchmark=n_benchmark,
-        coverage=coverage_of(bench, spec.annotation_sha256, [s for s, _ in rows], file_samples, n_benchmark),
+        coverage=coverage_of(bench, spec.annotation_sha256, [s for s, _ in rows], file_samples, n_benchmark,
+                             foreign),
         n_scored=agg.n_scored,
         n_failed=sum(not sc.ok for _, sc in rows),
         n_invalid=agg.n_invalid,
@@ -337,11 +366,12 @@ def make_result(store: RunStore, metric: Metric, score_spec: ScoreSpec, rows,
 
 # -- the whole job -------------------------------------------------------------------------
 def run(req: RunRequest) -> RunOutcome:
-    bench: Benchmark = registry.benchmark(req.bench)
-    metric: Metric = registry.metric(bench.metric)
+    bench: Benchmark = req.bench if isinstance(req.bench, Benchmark) else registry.benchmark(req.bench)
+    metric: Metric = bench.make_metric()
     adapter = registry.adapter(req.model, req.options)
     check_judge(metric, req, bench)
-    samples, source, sha256, file_samples = load_samples(bench, req.annotations, req.video_root, req.limit)
+    loaded = load_samples(bench, req.annotations, req.video_root, req.limit, req.allow_foreign)
+    samples, source, sha256, file_samples = loaded.samples, loaded.source, loaded.sha256, loaded.file_samples
     if not samples:
         raise BadInput(f"no samples in the {bench.name} annotations")
     shard_id = None
@@ -355,6 +385,8 @@ def run(req: RunRequest) -> RunOutcome:
     spec = build_spec(adapter, bench, source, sha256, req.limit, shard_id)
     store = RunStore.create(req.out, adapter.name, spec)
     with store.lock():  # one writer per run folder, for the whole run
+        if not registry.is_builtin(bench.name):  # rescore, compare and the board read it from the run folder
+            store.write_benchmark(bench.declaration())
         if shard_id is not None:
             shard.write_manifest(store, samples, shard_id)
             samples = shard.select(samples, shard_id)
@@ -372,7 +404,7 @@ def run(req: RunRequest) -> RunOutcome:
             score_spec = ScoreSpec(metric=metric.name, protocol=req.protocol,
                                    judge=req.judge.spec() if metric.needs_judge else None)
             result = score(store, samples, metric, score_spec, req.judge, req.progress,
-                           len(file_samples), file_samples)
+                           len(file_samples), file_samples, loaded.status)
     return RunOutcome(store.dir, result, n_generated)
 
 

@@ -171,6 +171,9 @@ def merge(shard_dirs: list[str | Path], out_root: str | Path) -> MergeOutcome:
     n_failed = sum(not p.ok for p in ordered)
     store = RunStore.create(out_root, model_name, target_spec)
     with store.lock():  # one writer per run folder
+        declared = by_index[0].store.benchmark_declaration()
+        if declared is not None:  # a user benchmark: the merged run keeps its declaration
+            store.write_benchmark(declared)
         path = store.predictions_path
         if path.exists() and path.stat().st_size:
             if path.read_text(encoding="utf-8") == body:

@@ -1,6 +1,7 @@
 """The run store: runs/<model>/<benchmark>/<spec-hash>/ with append-only records.
 
     spec.json               the frozen RunSpec (its hash names the folder)
+    benchmark.json          the declaration of a benchmark that is not built in (a user's YAML)
     predictions.jsonl       one Prediction per line; a sample's last ok record wins. `meta.inputs`
                             says what the model was given: frame indices and timestamps, sampler
                             and clip window, decoded and resized sizes, visual tokens, and the
@@ -98,6 +99,20 @@ class RunStore:
         if not spec_path.is_file():
             raise BadInput(f"not a run directory (no spec.json): {run_dir}")
         return cls(run_dir, _read_spec(spec_path))
+
+    # -- the benchmark's declaration (user benchmarks; built-in ones come with the harness) -----
+    def write_benchmark(self, declaration: dict) -> None:
+        write_json_atomic(self.dir / "benchmark.json", declaration)
+
+    def benchmark_declaration(self) -> dict | None:
+        path = self.dir / "benchmark.json"
+        if not path.is_file():
+            return None
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise BadInput(f"{path}: damaged benchmark declaration (not JSON)") from None
+        return data
 
     @property
     def model_name(self) -> str:

@@ -123,6 +123,8 @@ class Coverage(BaseModel):
     n_canonical: int | None = None  # rows of the canonical file, when the benchmark declares it
     subsets: list[str] = Field(default_factory=list)  # annotation `dataset` values the run covered
     n_subsets_expected: int | None = None  # subsets of the canonical file (known when the file is canonical)
+    # a file that does not fit the benchmark (another benchmark's), scored with --allow-foreign-annotations
+    foreign: bool = False
 
 
 class RunSpec(BaseModel):
@@ -142,6 +144,9 @@ class RunSpec(BaseModel):
     frames: FrameSpec = Field(default_factory=FrameSpec)
     prompt_template: str | None = None
     benchmark: str
+    # a user benchmark's declaration of how samples are built (Benchmark.sample_fingerprint);
+    # None for built-in benchmarks, and then left out of the hash (older run folders keep theirs)
+    benchmark_fingerprint: str | None = None
     annotations: str  # where they came from (path or hub id), informational
     annotation_sha256: str
     limit: int | None = Field(default=None, ge=1)
@@ -152,7 +157,8 @@ class RunSpec(BaseModel):
     profile: dict[str, Any] | None = None
 
     def hash(self) -> str:
-        return content_hash(self.model_dump(mode="json", exclude={"annotations", "profile"}))
+        exclude = {"annotations", "profile"} | ({"benchmark_fingerprint"} if self.benchmark_fingerprint is None else set())
+        return content_hash(self.model_dump(mode="json", exclude=exclude))
 
 
 class ScoreSpec(BaseModel):

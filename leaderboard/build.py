@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import BadInput
-from harness.results import ResultRecord, load_dir, slugify
+from harness.results import ResultRecord, load_dir, record_dict, slugify
 
 from harness.leaderboard import data as D
 from harness.leaderboard.explorer import RunInfo, build_explorer, find_runs, load_samples, paired_tests
@@ -204,7 +204,10 @@ def _build_site(opts: BuildOptions) -> BuildReport:
         bviews = [_bench_summary(b, site.benchmarks[b], explorer_of_bench, runs_by_bench) for b in benches]
         plots = []
         if key == "detailed-caption":
-            plots = _plan_plots("", table, recs, plot_jobs, limit_to_headline=True, subsets=True)
+            plots = _plan_plots("", table, recs, plot_jobs, limit_to_headline=True)
+            for b in benches:
+                ranked = [r for r in site.benchmarks[b] if not D.apart_reasons(r, r.id in unpublished_ids, n_subsets.get(b))]
+                plots += _plan_subsets_plot("", b, ranked, plot_jobs)
         fam_views.append({"key": key, "title": ftitle, "blurb": blurb, "table": table, "benchmarks": bviews,
                           "plots": plots})
         for b in benches:
@@ -214,9 +217,12 @@ def _build_site(opts: BuildOptions) -> BuildReport:
                                   metrics="all", pairs=pairs, unpublished=unpublished_ids, n_subsets=n_subsets)
             apart = {r.id: D.apart_reasons(r, r.id in unpublished_ids, n_subsets.get(b)) for r in brecs}
             group_tables = _group_tables(b, brecs, slugs, apart)
-            bplots = _plan_plots("../", btable, brecs, plot_jobs, limit_to_headline=True, subsets=(b == "dream"))
+            bplots = _plan_plots("../", btable, brecs, plot_jobs, limit_to_headline=True) + \
+                _plan_subsets_plot("../", b, [r for r in brecs if not apart[r.id]], plot_jobs)
+            declared = D.declaration(b)
             bench_views[b] = {**bviews[benches.index(b)], "table": btable, "group_tables": group_tables,
-                              "plots": bplots, "description": _bench_description(b, brecs),
+                              "plots": bplots, "description": declared.description,
+                              "source": declared.source, "family": declared.family_title,
                               "notes": _bench_notes(b, brecs)}
     timings["tables"] = time.perf_counter() - t
 
@@ -308,7 +314,7 @@ def _build_explorers(opts: BuildOptions, out: Path, runs_by_bench: dict[str, lis
                 groups[r.annotation_sha256].append(r)
         canonical = set(getattr(_benchmark(bench), "canonical_sha256", ()) or ())
         order = sorted(groups, key=lambda sha: (sha not in canonical, -len(groups[sha]), sha))
-        title = next((r.benchmark_title for r in records if r.benchmark == bench), None) or _bench_title(bench)
+        title = next((r.benchmark_title for r in records if r.benchmark == bench), None) or D.declaration(bench).title
         for i, sha in enumerate(order):
             truns = groups[sha]
             folder = slugify(bench) if i == 0 else f"{slugify(bench)}-{sha[:8]}"
@@ -362,54 +368,18 @@ def _version() -> str:
     return harness.__version__
 
 
-def _bench_title(b: str) -> str:
-    try:
-        from harness import registry
-
-        return registry.benchmark(b).title
-    except Exception:
-        return b
-
-
 def _bench_summary(b: str, recs: list[ResultRecord], explorers: dict, runs_by_bench: dict) -> dict:
-    title = Counter(r.benchmark_title for r in recs).most_common(1)[0][0] if recs else _bench_title(b)
-    if b == "egoschema":
-        title = "EgoSchema (subset and full set)"
+    declared = D.declaration(b)
+    title = declared.board.title or (Counter(r.benchmark_title for r in recs).most_common(1)[0][0] if recs
+                                     else declared.title)
     return {"name": b, "title": title, "n": len(recs), "n_reported": sum(r.kind == "reported" for r in recs),
             "n_reproduced": sum(r.kind == "reproduced" for r in recs),
             "n_models": len({r.model.name for r in recs}), "explorer": explorers.get(b),
             "n_runs": len(runs_by_bench.get(b, []))}
 
 
-DESCRIPTIONS = {
-    "dream": "1,000 short clips (live-action and animated films, stock footage, YouTube, short vertical videos; "
-             "200 each) with reference descriptions and their key events. AutoDQ: an LLM extracts events from the "
-             "model's description; recall = reference events entailed by the description, precision = predicted "
-             "events entailed by the reference; F1 = 2PR/(P+R) of the subset-averaged P and R.",
-    "mvbench": "20 temporal understanding subtasks, multiple choice.",
-    "next-qa": "Causal and temporal questions about everyday videos, 5-way multiple choice.",
-    "egoschema": "Long egocentric videos, 5-way multiple choice. Only the 500-question subset has public answers.",
-    "video-mme": "900 videos (short, medium, long) x 3 questions, multiple choice, without subtitles.",
-    "msvd-qa": "Open-ended questions on MSVD clips, judged by an LLM (accuracy = share judged correct, score 0-5).",
-    "msr-vtt-qa": "Open-ended questions on MSR-VTT clips, judged by an LLM.",
-    "tgif-qa": "Open-ended questions on animated GIFs, judged by an LLM.",
-    "anet-qa": "Open-ended questions on ActivityNet videos, judged by an LLM.",
-    "msvd-caption": "Short captions scored by CIDEr-D against many references.",
-    "msr-vtt-caption": "Short captions scored by CIDEr-D.",
-    "vatex-caption": "Short captions scored by CIDEr-D.",
-    "mira-caption": "Captions on MiraData clips (reported only).",
-}
-
-
-def _bench_description(b: str, recs: list[ResultRecord]) -> str:
-    return DESCRIPTIONS.get(b, "")
-
-
 def _bench_notes(b: str, recs: list[ResultRecord]) -> list[str]:
-    notes = []
-    if b == "egoschema":
-        notes.append("The harness evaluates the 500-question public subset and labels it “subset” everywhere. "
-                     "Published numbers on the full set, or that do not say which, are separate columns.")
+    notes = list(D.declaration(b).board.notes)
     splits = Counter(r.split for r in recs)
     if len(splits) > 1:
         notes.append("Different splits are different columns: " + ", ".join(
@@ -436,22 +406,28 @@ def _run_view(run: RunInfo, explorers: dict, records: list[ResultRecord]) -> dic
 
 
 # -- group tables (per subset / subtask / duration / bucket) ---------------------------------
-GROUP_TITLES = {"subset": "Per subset", "subtask": "Per subtask", "duration": "Per video duration",
-                "domain": "Per domain", "type": "Per question type", "sub_category": "Per sub-category",
-                "task_type": "Per task type", "subjects": "Per bucket: number of subjects",
-                "shots": "Per bucket: number of shots", "events": "Per bucket: number of events"}
+def _group_title(bench: str, prefix: str) -> str:
+    declared = D.declaration(bench)
+    key = declared.group(prefix)
+    return (key.title if key is not None else None) or declared.board.group_titles.get(prefix) or f"Per {prefix}"
+
+
+def _group_rank(bench: str, prefix: str) -> tuple[int, str]:
+    """Declared grouping keys first (in declaration order), then the metric's own groups."""
+    names = [g.name for g in D.declaration(bench).groups] + list(D.declaration(bench).board.group_titles)
+    return (names.index(prefix) if prefix in names else len(names), prefix)
 
 
 def _group_tables(bench: str, recs: list[ResultRecord], slugs: dict, apart: dict[str, list[str]]) -> list[D.Table]:
+    declared = D.declaration(bench)
     by_prefix: dict[str, list[tuple[ResultRecord, str, dict]]] = defaultdict(list)
     for r in recs:
         for gkey, vals in r.groups.items():
             prefix, value = D.split_group_key(gkey)
-            if bench == "dream" and prefix == "subset":
-                value = D.DREAM_SUBSETS.get(value, value)
-            by_prefix[prefix].append((r, value, vals))
+            key = declared.group(prefix)
+            by_prefix[prefix].append((r, key.canonical(value) if key is not None else value, vals))
     tables = []
-    for prefix in sorted(by_prefix, key=lambda p: (list(GROUP_TITLES).index(p) if p in GROUP_TITLES else 99, p)):
+    for prefix in sorted(by_prefix, key=lambda p: _group_rank(bench, p)):
         table = _group_table(bench, prefix, by_prefix[prefix], slugs, apart)
         if table is not None:
             tables.append(table)
@@ -461,6 +437,7 @@ def _group_tables(bench: str, recs: list[ResultRecord], slugs: dict, apart: dict
 def _group_table(bench: str, prefix: str, items: list, slugs: dict, apart: dict[str, list[str]]) -> D.Table | None:
     """One table of per-group values (a column per subset, subtask or bucket); records that are not
     ranked go below, apart, as in the main tables."""
+    declared = D.declaration(bench)
     cols: dict[tuple, D.Column] = {}
     rows: dict[str, D.Row] = {}
     for r, value, vals in items:
@@ -470,7 +447,8 @@ def _group_table(bench: str, prefix: str, items: list, slugs: dict, apart: dict[
             continue
         ckey = (bench, prefix, value, metric, D.judge_key(r.judge), D.judge_origin(r))
         if ckey not in cols:
-            vtitle = D.DREAM_SUBSET_TITLES.get(value, value) if bench == "dream" else value
+            key = declared.group(prefix)
+            vtitle = key.value_title(value) if key is not None else value
             cols[ckey] = D.Column(ckey, f"{bench}-{prefix}-{value}", vtitle, "", metric, r.judge,
                                   judge_origin=D.judge_origin(r))
         cols[ckey].n += 1
@@ -484,14 +462,15 @@ def _group_table(bench: str, prefix: str, items: list, slugs: dict, apart: dict[
         row.cells[ckey] = D.Cell(r, metric, float(vals[metric]), None, note=f"{prefix} {value}: {extra}")
     if not cols:
         return None
-    if bench == "dream" and prefix == "subset":
-        rank = {v: (i,) for i, v in enumerate(D.DREAM_SUBSET_ORDER)}
+    key = declared.group(prefix)
+    if key is not None and key.values:  # the declared order (e.g. DREAM-1K's subsets)
+        rank = {v.key: (i,) for i, v in enumerate(key.values)}
         order = lambda v: rank.get(v, (99,))  # noqa: E731
     else:
         order = D.bound_key  # numeric bounds first: <=3, 4-5, 6-7, >=8
     columns = sorted(cols.values(), key=lambda c: (order(c.key[2]), c.key[4] == "unknown", c.key[4], c.key[5]))
     columns = columns[:40]
-    table = D.Table(f"groups-{slugify(bench)}-{slugify(prefix)}", GROUP_TITLES.get(prefix, f"Per {prefix}"),
+    table = D.Table(f"groups-{slugify(bench)}-{slugify(prefix)}", _group_title(bench, prefix),
                     "Values as the source or the run reports them per group (no intervals); hover a cell "
                     "for every value and the group size.", columns,
                     [row for row in rows.values() if not row.apart], show_ci=False,
@@ -503,8 +482,8 @@ def _group_table(bench: str, prefix: str, items: list, slugs: dict, apart: dict[
 
 
 # -- figures ---------------------------------------------------------------------------------
-def _plan_plots(prefix: str, table: D.Table, recs: list[ResultRecord], jobs: list, *, limit_to_headline: bool,
-                subsets: bool) -> list[dict]:
+def _plan_plots(prefix: str, table: D.Table, recs: list[ResultRecord], jobs: list, *,
+                limit_to_headline: bool) -> list[dict]:
     """Queue the figures of a table; returns what the page shows (paths relative to the page)."""
     out = []
     headline = Counter(r.metric for r in recs).most_common(1)[0][0] if recs else None
@@ -527,26 +506,34 @@ def _plan_plots(prefix: str, table: D.Table, recs: list[ResultRecord], jobs: lis
         out.append({"src": f"{prefix}{name}", "alt": f"{title}, {len(items)} results, best first",
                     "caption": f"{title} ({col.judge_text or 'no judge'}). Bars: value; whiskers: 95% interval "
                                "where one exists (reported numbers have none)."})
-    if subsets:
-        rows = []
-        for r in recs:
-            subs = {}
-            for gkey, vals in r.groups.items():
-                p, v = D.split_group_key(gkey)
-                if p == "subset" and isinstance(vals.get("f1"), (int, float)):
-                    subs[D.DREAM_SUBSETS.get(v, v)] = float(vals["f1"])
-            if subs:
-                label = r.model.name + (f" ({r.model.checkpoint})" if r.model.checkpoint else "") + \
-                    f" · {D.source_label(r)}"
-                rows.append({"label": label, "overall": r.metrics.get("f1"), "subsets": subs})
-        if rows:
-            name = "img/dream-subsets.svg"
-            if not any(j[1] == name for j in jobs):
-                jobs.append(("subsets", name, "DREAM-1K F1 per subset", rows))
-            out.append({"src": f"{prefix}{name}", "alt": "DREAM-1K F1 per subset for every result that reports subsets",
-                        "caption": "DREAM-1K F1 per subset (dots) and overall (bar), for every result that "
-                                   "reports subsets."})
     return out
+
+
+def _plan_subsets_plot(prefix: str, bench: str, recs: list[ResultRecord], jobs: list) -> list[dict]:
+    """F1 per subset (dots) and overall (bar), for a benchmark whose `subset` key declares its values."""
+    declared = D.declaration(bench)
+    key = declared.group("subset")
+    if key is None or not key.values:
+        return []
+    rows = []
+    for r in recs:
+        subs = {}
+        for gkey, vals in r.groups.items():
+            p, v = D.split_group_key(gkey)
+            if p == "subset" and isinstance(vals.get("f1"), (int, float)):
+                subs[key.canonical(v)] = float(vals["f1"])
+        if subs:
+            label = r.model.name + (f" ({r.model.checkpoint})" if r.model.checkpoint else "") + \
+                f" · {D.source_label(r)}"
+            rows.append({"label": label, "overall": r.metrics.get("f1"), "subsets": subs})
+    if not rows:
+        return []
+    name = f"img/{slugify(bench)}-subsets.svg"
+    title = f"{declared.title} F1 per subset"
+    if not any(j[1] == name for j in jobs):
+        jobs.append(("subsets", name, title, rows, [(v.key, v.title or v.key) for v in key.values]))
+    return [{"src": f"{prefix}{name}", "alt": f"{title} for every result that reports subsets",
+             "caption": f"{title} (dots) and overall (bar), for every result that reports subsets."}]
 
 
 def _draw(out: Path, jobs: list, warnings: list[str]) -> None:
@@ -563,7 +550,7 @@ def _draw(out: Path, jobs: list, warnings: list[str]) -> None:
             if kind == "scores":
                 plots.scores_plot(path, job[2], job[3], job[4])
             else:
-                plots.subsets_plot(path, job[2], job[3], D.DREAM_SUBSET_TITLES)
+                plots.subsets_plot(path, job[2], job[3], job[4])
         except Exception as exc:  # a figure must never break the site
             warnings.append(f"figure {name} not drawn ({type(exc).__name__}: {str(exc)[:100]})")
 
@@ -635,6 +622,6 @@ def write_downloads(folder: Path, records: list[ResultRecord], unpublished: set[
     for c in ("frames", "n_scored", "n_total", "n_failed", "n_invalid", "n_run", "n_canonical", "n_subsets_expected"):
         df[c] = df[c].astype("Int64")
     df.to_csv(folder / "results.csv", index=False)
-    payload = {"schema_version": 1, "records": [r.model_dump(mode="json") for r in sorted(records, key=lambda x: x.id)],
+    payload = {"schema_version": 1, "records": [record_dict(r) for r in sorted(records, key=lambda x: x.id)],
                "board": board}
     (folder / "results.json").write_text(json.dumps(payload, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -16,25 +16,16 @@ from typing import Any
 from harness.results import ModelInfo, Reported, ResultRecord, judge_key, slugify
 
 # -- benchmark vocabulary ------------------------------------------------------------------
-FAMILIES = [  # (key, title, blurb)
-    ("detailed-caption", "Detailed video description",
-     "DREAM-1K: 1,000 clips in 5 subsets of 200, scored by AutoDQ (events entailed between the "
-     "description and the reference, judged by an LLM). F1 of event recall and precision."),
-    ("mc", "Multiple-choice video QA",
-     "Accuracy on multiple-choice questions; no judge involved."),
-    ("open-qa", "Open-ended video QA",
-     "Accuracy and score (0-5) of free-form answers, judged by an LLM (Video-ChatGPT protocol)."),
-    ("caption", "Short captioning",
-     "CIDEr-D against reference captions; LLM-judged caption scores are separate columns."),
-    ("other", "Other benchmarks", ""),
-]
-BENCH_FAMILY = {
-    "dream": "detailed-caption", "mvbench": "mc", "next-qa": "mc", "egoschema": "mc", "video-mme": "mc",
-    "msvd-qa": "open-qa", "msr-vtt-qa": "open-qa", "tgif-qa": "open-qa", "anet-qa": "open-qa",
-    "msvd-caption": "caption", "msr-vtt-caption": "caption", "vatex-caption": "caption",
-    "mira-caption": "caption",
+# Family blurbs (titles come from harness.benchmark.FAMILIES; a family the board does not know is
+# shown under its own name). Everything about a benchmark comes from its declaration.
+FAMILY_BLURBS = {
+    "detailed-caption": "Long descriptions scored by AutoDQ: events entailed between the description and the "
+                        "reference, judged by an LLM. F1 of event recall and precision.",
+    "mc": "Accuracy on multiple-choice questions; no judge involved.",
+    "open-qa": "Accuracy and score (0-5) of free-form answers, judged by an LLM (Video-ChatGPT protocol).",
+    "caption": "CIDEr-D against reference captions; LLM-judged caption scores are separate columns.",
 }
-BENCH_ORDER = list(BENCH_FAMILY)
+OTHER = ("other", "Other benchmarks", "")
 METRIC_LABELS = {
     "f1": "F1", "precision": "Precision", "recall": "Recall", "accuracy": "Accuracy",
     "score": "Score (0-5)", "cider": "CIDEr", "llm_judge_accuracy": "LLM-judge accuracy",
@@ -42,23 +33,47 @@ METRIC_LABELS = {
 }
 METRIC_SHORT = {"f1": "F1", "precision": "P", "recall": "R", "accuracy": "Acc.", "score": "Score",
                 "cider": "CIDEr", "llm_judge_accuracy": "Judge acc.", "llm_judge_score": "Judge score"}
-DREAM_SUBSETS = {  # every spelling of a DREAM-1K subset -> the published name
-    "animation": "animation", "DREAM/movie_animation": "animation", "movie_animation": "animation",
-    "live_action": "live_action", "DREAM/movie_live_action": "live_action", "movie_live_action": "live_action",
-    "shorts": "shorts", "DREAM/vertical_video": "shorts", "vertical_video": "shorts", "DREAM/shorts": "shorts",
-    "stock": "stock", "DREAM/videvo": "stock", "videvo": "stock", "DREAM/stock": "stock",
-    "youtube": "youtube", "DREAM/youtube": "youtube",
-}
-DREAM_SUBSET_TITLES = {"live_action": "Live-action", "animation": "Animation", "stock": "Stock",
-                       "youtube": "YouTube", "shorts": "Shorts"}
-DREAM_SUBSET_ORDER = ["live_action", "animation", "stock", "youtube", "shorts"]
+
+# Benchmarks the records name that are not built in (a user's YAML): their declaration as the
+# records carry it (title, family, description). Filled by `site_data` for the build at hand.
+_FROM_RECORDS: dict[str, Any] = {}
+
+
+def declaration(bench: str) -> Any:
+    """A benchmark's declaration: the built-in one, else the one its records describe."""
+    from harness import registry
+    from harness.benchmark import Benchmark
+
+    if registry.is_builtin(bench):
+        return registry.benchmark(bench)
+    if bench not in _FROM_RECORDS:
+        _FROM_RECORDS[bench] = Benchmark.model_construct(name=bench, title=bench, family=OTHER[0])
+    return _FROM_RECORDS[bench]
+
+
+def learn_declarations(records: list[ResultRecord]) -> None:
+    """What the records say about benchmarks that are not built in (the most common value wins)."""
+    from harness import registry
+    from harness.benchmark import Benchmark
+
+    _FROM_RECORDS.clear()
+    by_bench: dict[str, list[ResultRecord]] = defaultdict(list)
+    for r in records:
+        if not registry.is_builtin(r.benchmark):
+            by_bench[r.benchmark].append(r)
+    for bench, recs in by_bench.items():
+        def common(values):
+            values = [v for v in values if v]
+            return Counter(values).most_common(1)[0][0] if values else None
+        _FROM_RECORDS[bench] = Benchmark.model_construct(
+            name=bench, title=common(r.benchmark_title for r in recs) or bench,
+            family=common(r.benchmark_family for r in recs) or OTHER[0],
+            description=common(r.benchmark_description for r in recs) or "",
+            split=common(r.split for r in recs) or "test")
 
 
 def split_label(bench: str, split: str) -> str:
-    if bench == "egoschema":
-        return {"subset": "subset (500 questions)", "full": "full set, not the subset",
-                "unspecified": "subset or full set: not stated"}.get(split, f"{split} (not the subset)")
-    return {"overall": "", "unspecified": "split not stated", "wo_subs": "w/o subtitles"}.get(split, split)
+    return declaration(bench).split_label(split)
 
 
 def size_bucket(params_b: float | None) -> str:
@@ -428,16 +443,18 @@ def column_key(r: ResultRecord, metric: str) -> tuple:
 
 
 def bench_sort_key(bench: str) -> tuple:
-    return (BENCH_ORDER.index(bench) if bench in BENCH_ORDER else len(BENCH_ORDER), bench)
+    """Built-in benchmarks in registry order, then the others by name."""
+    from harness import registry
+
+    order = registry.builtin_names()
+    return (order.index(bench) if bench in order else len(order), bench)
 
 
 SPLIT_ORDER = ["overall", "subset", "val", "test", "wo_subs", "full", "unspecified"]
 
 
 def split_sort_key(bench: str, split: str) -> tuple:
-    from harness.results import HARNESS_SPLITS
-
-    first = 0 if HARNESS_SPLITS.get(bench) == split else 1
+    first = 0 if declaration(bench).split == split else 1
     return (first, SPLIT_ORDER.index(split) if split in SPLIT_ORDER else len(SPLIT_ORDER), split)
 
 
@@ -651,8 +668,13 @@ def subset_counts(records: list[ResultRecord]) -> dict[str, int]:
     for r in records:
         n = r.coverage.n_subsets_expected if r.coverage is not None else None
         if n is None and r.kind == "reported":
-            names = {DREAM_SUBSETS.get(v, v) if r.benchmark == "dream" else v
-                     for k in r.groups for p, v in [split_group_key(k)] if p in ("subset", "subtask")}
+            declared = declaration(r.benchmark)
+            names = set()
+            for k in r.groups:
+                prefix, value = split_group_key(k)
+                key = declared.group(prefix) if prefix in ("subset", "subtask") else None
+                if prefix in ("subset", "subtask"):
+                    names.add(key.canonical(value) if key is not None else value)
             n = len(names) or None
         if n:
             out[r.benchmark] = max(out.get(r.benchmark, 0), n)
@@ -660,6 +682,7 @@ def subset_counts(records: list[ResultRecord]) -> dict[str, int]:
 
 
 def site_data(records: list[ResultRecord]) -> SiteData:
+    learn_declarations(records)
     records = [r.model_copy(update={"model": enrich(r.model)}) if r.kind == "reproduced" else r for r in records]
     slugs = model_slugs([r.model.name for r in records])
     models: dict[str, ModelPage] = {}
@@ -673,8 +696,18 @@ def site_data(records: list[ResultRecord]) -> SiteData:
     benchmarks: dict[str, list[ResultRecord]] = defaultdict(list)
     for r in records:
         benchmarks[r.benchmark].append(r)
+    return SiteData(records, models, dict(benchmarks), families_of(sorted(benchmarks, key=bench_sort_key)))
+
+
+def families_of(benches: list[str]) -> list[tuple[str, str, str, list[str]]]:
+    """(key, title, blurb, benchmarks): the known families in their order, then new ones, then `other`."""
+    from harness.benchmark import FAMILIES
+
     fam_benches: dict[str, list[str]] = defaultdict(list)
-    for b in sorted(benchmarks, key=bench_sort_key):
-        fam_benches[BENCH_FAMILY.get(b, "other")].append(b)
-    families = [(k, t, blurb, fam_benches[k]) for k, t, blurb in FAMILIES if fam_benches.get(k)]
-    return SiteData(records, models, dict(benchmarks), families)
+    for b in benches:
+        fam_benches[declaration(b).family].append(b)
+    keys = [k for k in FAMILIES if k in fam_benches]
+    keys += sorted(k for k in fam_benches if k not in FAMILIES and k != OTHER[0])
+    keys += [OTHER[0]] if OTHER[0] in fam_benches else []
+    return [(k, FAMILIES.get(k, OTHER[1] if k == OTHER[0] else k), FAMILY_BLURBS.get(k, ""), fam_benches[k])
+            for k in keys]

@@ -52,6 +52,7 @@ class RunInfo:
     annotations: str
     annotation_sha256: str
     predictions: dict[str, Any] = field(default_factory=dict)
+    declared: Any = None  # the benchmark's declaration (harness.benchmark.Benchmark)
 
     @property
     def id(self) -> str:
@@ -75,6 +76,8 @@ def find_runs(root: str | Path, warnings: list[str]) -> list[RunInfo]:
     from harness.store import RunStore
     from harness.types import Result, ScoreSpec
 
+    from harness.registry import benchmark_of_run
+
     root = Path(root)
     out: list[RunInfo] = []
     for spec_path in sorted(root.rglob("spec.json")):
@@ -84,6 +87,7 @@ def find_runs(root: str | Path, warnings: list[str]) -> list[RunInfo]:
         try:
             store = RunStore.open(run_dir)
             name = store.model_name
+            bench = benchmark_of_run(store)
         except Exception as exc:  # a damaged run must not break the site
             warnings.append(f"{run_dir}: skipped ({_one_line(exc)})")
             continue
@@ -105,11 +109,11 @@ def find_runs(root: str | Path, warnings: list[str]) -> list[RunInfo]:
                                  sspec.judge.model if sspec.judge else None, result))
             if result is not None and result.metrics.get(result.metric) is not None:
                 try:
-                    records.append(from_result(result, run=rel))
+                    records.append(from_result(result, run=rel, bench=bench))
                 except Exception as exc:
                     warnings.append(f"{sdir / 'result.json'}: not shown ({_one_line(exc)})")
         out.append(RunInfo(run_dir, rel, name, store.spec.benchmark, store.spec, store.spec.hash(), sets,
-                           records, store.spec.annotations, store.spec.annotation_sha256))
+                           records, store.spec.annotations, store.spec.annotation_sha256, declared=bench))
     return out
 
 
@@ -117,11 +121,8 @@ def find_runs(root: str | Path, warnings: list[str]) -> list[RunInfo]:
 def load_samples(bench_name: str, runs: list[RunInfo], annotation_dirs: list[str], video_root: str | None,
                  warnings: list[str]) -> list[Any] | None:
     """The benchmark's samples from the annotations a run recorded (checksum must match)."""
-    from harness import registry
-
-    try:
-        bench = registry.benchmark(bench_name)
-    except Exception:
+    bench = next((r.declared for r in runs if r.declared is not None), None)
+    if bench is None:
         return None
     tried: set[str] = set()
     for run in runs:
@@ -175,11 +176,12 @@ def _num(v: Any) -> float | None:
     return None
 
 
-def subset_of(sample: Any) -> str | None:
+def subset_of(sample: Any, keys: list[str]) -> str | None:
+    """The sample's value of the first of the benchmark's grouping keys it has (the explorer's filter)."""
     if sample is None:
         return None
     g = getattr(sample, "groups", {}) or {}
-    for key in ("subset", "subtask", "duration", "type", "domain"):
+    for key in keys:
         if key in g:
             return str(g[key])
     return None
@@ -325,6 +327,8 @@ def build_explorer(bench: str, bench_title: str, runs: list[RunInfo], out_dir: P
 
     index_rows = []
     subsets: list[str] = []
+    declared = next((r.declared for r in runs if r.declared is not None), None)
+    group_keys = [g.name for g in declared.groups] if declared is not None else []
     frames_dir = out_dir / "frames"
     strips = frame_strips([by_id[sid] for sid in order if sid in by_id], strip_frames, frames_dir, warnings) \
         if samples is not None else {}
@@ -336,7 +340,7 @@ def build_explorer(bench: str, bench_title: str, runs: list[RunInfo], out_dir: P
         for j, sid in enumerate(part):
             n = c * CHUNK + j
             sample = by_id.get(sid)
-            subset = subset_of(sample)
+            subset = subset_of(sample, group_keys)
             if subset and subset not in subsets:
                 subsets.append(subset)
             per_run = []
@@ -385,7 +389,8 @@ def build_explorer(bench: str, bench_title: str, runs: list[RunInfo], out_dir: P
     meta = {
         "benchmark": bench, "title": bench_title, "chunk": CHUNK, "n_chunks": n_chunks,
         "has_samples": samples is not None, "subsets": subsets,
-        "subset_titles": _subset_titles(bench, subsets),
+        "subset_titles": _subset_titles(declared.groups[0] if declared is not None and declared.groups else None,
+                                        subsets),
         "runs": runs_meta,
         "samples": index_rows,
         "value_hint": _value_hint(runs),
@@ -397,14 +402,9 @@ def build_explorer(bench: str, bench_title: str, runs: list[RunInfo], out_dir: P
             "has_samples": samples is not None}
 
 
-def _subset_titles(bench: str, subsets: list[str]) -> dict[str, str]:
-    from harness.leaderboard.data import DREAM_SUBSET_TITLES, DREAM_SUBSETS
-
-    out = {}
-    for s in subsets:
-        norm = DREAM_SUBSETS.get(s) if bench == "dream" else None
-        out[s] = DREAM_SUBSET_TITLES.get(norm, s) if norm else s
-    return out
+def _subset_titles(key: Any, subsets: list[str]) -> dict[str, str]:
+    """Each value of the filter's grouping key as the benchmark's declaration titles it."""
+    return {s: key.value_title(key.canonical(s)) if key is not None else s for s in subsets}
 
 
 def _value_hint(runs: list[RunInfo]) -> str:
@@ -450,8 +450,10 @@ def paired_tests(runs: list[RunInfo], samples: list[Any] | None) -> dict:
     for (metric_name, protocol, _, _), items in groups.items():
         if len(items) < 2:
             continue
-        try:
-            metric = registry.metric(metric_name)
+        try:  # the benchmark's metric with its protocol rules (MVBench: mean over subtasks)
+            declared = items[0][0].declared
+            metric = declared.make_metric() if declared is not None and declared.metric == metric_name \
+                else registry.metric(metric_name)
         except Exception:
             continue
         items.sort(key=lambda t: -(t[2].metrics.get(t[2].metric) or -1e9))

@@ -1,4 +1,4 @@
-"""Figures (matplotlib, Agg backend, SVG): scores with intervals per benchmark, DREAM-1K per subset.
+"""Figures (matplotlib, Agg backend, SVG): scores with intervals per benchmark, F1 per subset.
 
 Labels are model names, which are untrusted text: '$' is escaped so matplotlib never reads
 them as mathtext, and the SVGs are shown through <img>, where no script can run.
@@ -11,8 +11,7 @@ from pathlib import Path
 COLORS = {"original": "#3b5b92", "citing": "#8da2c7", "third-party": "#d08c2c", "reproduced": "#2e8b57"}
 ROLE_NAMES = {"original": "reported", "citing": "reported (quoted)", "third-party": "third-party",
               "reproduced": "reproduced"}
-SUBSET_COLORS = {"live_action": "#1b9e77", "animation": "#d95f02", "stock": "#7570b3",
-                 "youtube": "#e7298a", "shorts": "#66a61e"}
+SUBSET_PALETTE = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666"]
 MAX_ROWS = 40
 
 
@@ -88,8 +87,11 @@ def scores_plot(path: Path, title: str, xlabel: str, items: list[dict]) -> bool:
     return _finish(fig, handles, [i["label"] for i in items], h, path)
 
 
-def subsets_plot(path: Path, title: str, rows: list[dict], subset_titles: dict[str, str]) -> bool:
-    """rows: {label, overall, subsets: {subset: value}}; a dot per subset, a bar for overall."""
+def subsets_plot(path: Path, title: str, rows: list[dict], subsets: list[tuple[str, str]]) -> bool:
+    """rows: {label, overall, subsets: {subset: value}}; a dot per subset, a bar for overall.
+    subsets: (key, title) in the declared order; each gets a colour by its place."""
+    colors = {key: SUBSET_PALETTE[i % len(SUBSET_PALETTE)] for i, (key, _) in enumerate(subsets)}
+    titles = dict(subsets)
     rows = [r for r in rows if r["subsets"]]
     if not rows:
         return False
@@ -109,7 +111,7 @@ def subsets_plot(path: Path, title: str, rows: list[dict], subset_titles: dict[s
             if v is not None:
                 px.append(v)
                 py.append(y)
-                pc.append(SUBSET_COLORS.get(sname, "#777777"))
+                pc.append(colors.get(sname, "#777777"))
     ax.scatter(px, py, s=16, c=pc, zorder=3)
     ov = [(r["overall"], y) for y, r in zip(ys, rows) if r["overall"] is not None]
     if ov:
@@ -123,8 +125,8 @@ def subsets_plot(path: Path, title: str, rows: list[dict], subset_titles: dict[s
     fig.suptitle(_label(title, 90) + shown, x=0.01, y=1 - 0.12 / h, ha="left", fontsize=10, fontweight="bold")
     ax.grid(axis="x", color="#e5e5e5", linewidth=0.6)
     ax.set_axisbelow(True)
-    present = [s for s in SUBSET_COLORS if any(s in r["subsets"] for r in rows)]
-    handles = [ax.scatter([], [], s=16, color=SUBSET_COLORS[s], label=subset_titles.get(s, s)) for s in present]
+    present = [s for s in colors if any(s in r["subsets"] for r in rows)]
+    handles = [ax.scatter([], [], s=16, color=colors[s], label=titles.get(s, s)) for s in present]
     handles.append(ax.scatter([], [], s=60, marker="|", color="#111111", label="overall"))
     return _finish(fig, handles, [r["label"] for r in rows], h, path)
 

@@ -204,6 +204,7 @@ class AutoDQ(Metric):
     name = "autodq"
     headline = "f1"
     needs_judge = True
+    gold = "description"
 
     async def score(self, sample: Sample, prediction: Prediction, ctx: ScoreContext) -> SampleScore:
         judge = ctx.judge

@@ -205,6 +205,7 @@ class Cider(Metric):
     name = "cider"
     headline = "cider"
     corpus_level = True
+    gold = "references"
 
     def __init__(self) -> None:
         # sample id -> (its references, their tokenization): resamples never re-tokenize

@@ -4,8 +4,10 @@ strict:  an invalid answer counts as wrong; n_invalid is reported beside accurac
          not one of the sample's options is invalid too ("I am not sure" reads as I, "The answer
          is (C)" as T).
 tarsier: Tarsier's parser bit for bit (any upper-case letter is a valid choice); invalid answers
-         leave the denominator; MVBench is the unweighted mean over subtasks; Video-MME drops
-         every question of a video with an invalid answer.
+         leave the denominator.
+A benchmark's declared protocol rules (harness.metric.ProtocolRules) do the rest: the headline as
+the mean over a grouping key (MVBench: subtasks), or dropping every question of a video with an
+invalid answer (Video-MME). Nothing is inferred from the names of grouping keys.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ class MultipleChoice(Metric):
     name = "multiple_choice"
     headline = "accuracy"
     reports_invalid = True
+    gold = "choice"
+    applies_rules = frozenset({"mean_over", "drop_video_if_invalid"})
 
     async def score(self, sample: Sample, prediction: Prediction, ctx: ScoreContext) -> SampleScore:
         answer = (sample.answer or "").strip()
@@ -64,8 +68,9 @@ class MultipleChoice(Metric):
     def aggregate(self, rows: list[Row], protocol: str) -> Aggregate:
         rows = ok_rows(rows)
         n_invalid = sum(not sc.fields["valid"] for _, sc in rows)
-        if protocol == "tarsier":
-            rows = self._tarsier_rows(rows)
+        rule = self.rule(protocol)
+        if rule.drop_video_if_invalid:
+            rows = _drop_videos_with_invalid(rows)
         metrics = {"accuracy": self._accuracy(rows, protocol)}
         groups: dict[str, dict] = {}
         by_group: dict[str, list[Row]] = defaultdict(list)
@@ -75,11 +80,11 @@ class MultipleChoice(Metric):
         for name in sorted(by_group):
             g = by_group[name]
             groups[name] = {"accuracy": self._accuracy(g, protocol), "n": len(g)}
-        subtask_accs = [v["accuracy"] for k, v in groups.items() if k.startswith("subtask=")]
-        if subtask_accs and protocol == "tarsier":
-            # MVBench: unweighted mean over subtasks that have at least one valid answer
-            valid = [a for a in subtask_accs if a is not None]
-            metrics["accuracy"] = sum(valid) / len(valid) if valid else None
+        if rule.mean_over:
+            # unweighted mean over the key's groups that have at least one counted answer
+            accs = [v["accuracy"] for k, v in groups.items()
+                    if k.startswith(f"{rule.mean_over}=") and v["accuracy"] is not None]
+            metrics["accuracy"] = sum(accs) / len(accs) if accs else None
         return Aggregate(metrics=metrics, groups=groups, n_scored=len(rows), n_invalid=n_invalid)
 
     # -- fast bootstrap path (harness.stats): accuracy is a mean of per-sample 0/100 values --
@@ -87,28 +92,27 @@ class MultipleChoice(Metric):
         import numpy as np
 
         rows = ok_rows(rows)
-        bad: set[str] = set()
-        if protocol == "tarsier" and any("duration" in s.groups for s, _ in rows):
-            bad = {s.cluster for s, sc in rows if not sc.fields["valid"]}
+        rule = self.rule(protocol)
+        bad = _videos_with_invalid(rows) if rule.drop_video_if_invalid else set()
         values = np.array([
-            np.nan if protocol == "tarsier" and (not sc.fields["valid"] or s.cluster in bad)
+            np.nan if (protocol == "tarsier" and not sc.fields["valid"]) or s.cluster in bad
             else (100.0 if sc.fields["correct"] else 0.0)
             for s, sc in rows
         ])
-        subtasks = [s.groups.get("subtask") for s, _ in rows]
-        if protocol != "tarsier" or all(t is None for t in subtasks):
+        if not rule.mean_over:
             return {"accuracy": values}
-        # MVBench under tarsier: one column per subtask, averaged unweighted in combine_means
-        names = np.array([t if t is not None else "" for t in subtasks], dtype=object)
-        return {f"accuracy|{t}": np.where(names == t, values, np.nan) for t in sorted(set(names) - {""})}
+        # one column per value of the key, averaged unweighted in combine_means
+        keys = [s.groups.get(rule.mean_over) for s, _ in rows]
+        names = np.array([k if k is not None else "" for k in keys], dtype=object)
+        return {f"accuracy|{k}": np.where(names == k, values, np.nan) for k in sorted(set(names) - {""})}
 
     def combine_means(self, means, protocol: str):
         import numpy as np
 
-        per_task = [v for k, v in means.items() if k.startswith("accuracy|")]
-        if not per_task:
+        per_group = [v for k, v in means.items() if k.startswith("accuracy|")]
+        if not per_group:
             return means
-        stacked = np.vstack(per_task)  # subtasks x resamples; NaN = no valid answer there
+        stacked = np.vstack(per_group)  # groups x resamples; NaN = no counted answer there
         n = (~np.isnan(stacked)).sum(axis=0)
         total = np.where(np.isnan(stacked), 0.0, stacked).sum(axis=0)
         return {"accuracy": np.where(n > 0, total / np.maximum(n, 1), np.nan)}
@@ -119,10 +123,12 @@ class MultipleChoice(Metric):
             rows = [r for r in rows if r[1].fields["valid"]]
         return pct(sum(bool(sc.fields["correct"]) for _, sc in rows), len(rows))
 
-    @staticmethod
-    def _tarsier_rows(rows: list[Row]) -> list[Row]:
-        """Video-MME under tarsier: one invalid answer removes every question of that video."""
-        if not any("duration" in s.groups for s, _ in rows):
-            return rows
-        bad = {s.cluster for s, sc in rows if not sc.fields["valid"]}
-        return [(s, sc) for s, sc in rows if s.cluster not in bad]
+
+def _videos_with_invalid(rows: list[Row]) -> set[str]:
+    return {s.cluster for s, sc in rows if not sc.fields["valid"]}
+
+
+def _drop_videos_with_invalid(rows: list[Row]) -> list[Row]:
+    """One invalid answer removes every question of that video (Video-MME under tarsier)."""
+    bad = _videos_with_invalid(rows)
+    return [(s, sc) for s, sc in rows if s.cluster not in bad]

@@ -74,6 +74,7 @@ class OpenQA(Metric):
     name = "open_qa"
     headline = "accuracy"
     needs_judge = True
+    gold = "answer"
 
     async def score(self, sample: Sample, prediction: Prediction, ctx: ScoreContext) -> SampleScore:
         if sample.question is None or sample.answer is None:

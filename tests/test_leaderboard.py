@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import ANNOTATIONS, REPO, harness_cli, tarsier_predictions
+from harness import registry
 from harness.errors import BadInput
 from harness.results import ModelInfo, Reported, Reproduced, ResultRecord, load_dir, write_record
 
@@ -39,7 +40,7 @@ def _bench_module():
 
 def _reproduced(rid, bench, name, value, iv, judge=None, metric="accuracy", split="val"):
     return ResultRecord(
-        id=rid, benchmark=bench, benchmark_title={"dream": "DREAM-1K"}.get(bench, "NExT-QA"), split=split,
+        id=rid, benchmark=bench, benchmark_title=registry.benchmark(bench).title, split=split,
         model=ModelInfo(name=name), metric=metric, metrics={metric: value}, intervals={metric: iv},
         interval_method="bootstrap-percentile 95% (test)", n_scored=1000, n_total=1000, protocol="strict",
         judge=judge, provenance=Reproduced(spec_hash=f"{abs(hash(rid)) % 16**16:016x}", harness_version="0.1.0"),
@@ -273,8 +274,12 @@ def test_ties_are_marked_only_with_intervals(site):
 
 def test_pages_figures_and_downloads(site):
     root = site["site"]
-    for b in ("dream", "mvbench", "next-qa", "egoschema", "video-mme", "msvd-qa"):
-        assert (root / "benchmarks" / f"{b}.html").is_file()
+    with_records = [b for b in registry.builtin_names() if (RESULTS / b).is_dir()]
+    assert len(with_records) > 1
+    for b in with_records:  # every benchmark with a record has its page, titled as declared
+        page = (root / "benchmarks" / f"{b}.html").read_text()
+        declared = registry.benchmark(b)
+        assert f"<h1>{declared.board.title or declared.title}</h1>" in page and declared.description[:40] in page
     dream = (root / "benchmarks" / "dream.html").read_text()
     assert "Per subset" in dream and "Live-action" in dream and "Per bucket: number of subjects" in dream
     for src in re.findall(r'<img src="([^"]+)"', (root / "index.html").read_text()) + \

@@ -147,12 +147,17 @@ def _mvbench_like(seed=9):
     return mc_rows(correct, valid=valid, groups=groups)
 
 
+def _rules_of(bench: str):
+    """The protocol rules the benchmark declares (Video-MME drops videos, MVBench averages subtasks)."""
+    return registry.benchmark(bench).rules
+
+
 @pytest.mark.parametrize("protocol", ["strict", "tarsier"])
-@pytest.mark.parametrize("make", [_video_mme_like, _mvbench_like])
-def test_fast_path_equals_the_generic_path(make, protocol):
+@pytest.mark.parametrize("make,bench", [(_video_mme_like, "video-mme"), (_mvbench_like, "mvbench")])
+def test_fast_path_equals_the_generic_path(make, bench, protocol):
     rows = make()
-    fast = stats.bootstrap(MC, rows, protocol, n_resamples=300)
-    slow = stats.bootstrap(GenericMC(), rows, protocol, n_resamples=300)
+    fast = stats.bootstrap(MultipleChoice().configure(_rules_of(bench)), rows, protocol, n_resamples=300)
+    slow = stats.bootstrap(GenericMC().configure(_rules_of(bench)), rows, protocol, n_resamples=300)
     assert (fast.path, slow.path) == ("fast", "generic")
     assert fast.values == slow.values
     assert fast.intervals["accuracy"] == pytest.approx(slow.intervals["accuracy"], abs=1e-9)
@@ -160,8 +165,10 @@ def test_fast_path_equals_the_generic_path(make, protocol):
 
 def test_video_mme_tarsier_resamples_keep_whole_videos_out():
     rows = _video_mme_like()
-    agg = MC.aggregate(rows, "tarsier")
-    res = stats.bootstrap(MC, rows, "tarsier")
+    metric = registry.benchmark("video-mme").make_metric()
+    agg = metric.aggregate(rows, "tarsier")
+    assert agg.n_scored < len(rows) and agg.n_scored % 3 == 0  # whole videos dropped
+    res = stats.bootstrap(metric, rows, "tarsier")
     assert res.values["accuracy"] == agg.metrics["accuracy"]
     lo, hi = res.intervals["accuracy"]
     assert lo < agg.metrics["accuracy"] < hi
@@ -169,11 +176,12 @@ def test_video_mme_tarsier_resamples_keep_whole_videos_out():
 
 def test_mvbench_tarsier_is_the_unweighted_subtask_mean_per_resample():
     rows = _mvbench_like()
-    agg = MC.aggregate(rows, "tarsier")
+    metric = registry.benchmark("mvbench").make_metric()
+    agg = metric.aggregate(rows, "tarsier")
     subtask = [v["accuracy"] for k, v in agg.groups.items() if k.startswith("subtask=") and v["accuracy"] is not None]
     assert agg.metrics["accuracy"] == pytest.approx(sum(subtask) / len(subtask))
     assert len(subtask) == 3  # the subtask without a valid answer is left out
-    res = stats.bootstrap(MC, rows, "tarsier")
+    res = stats.bootstrap(metric, rows, "tarsier")
     assert res.path == "fast" and res.values["accuracy"] == pytest.approx(agg.metrics["accuracy"])
 
 

@@ -82,7 +82,7 @@ def score_specs(store: RunStore) -> dict[tuple[str, str, str | None], list[Score
 def pick_scores(a: RunStore, b: RunStore, protocol: str | None, judge: str | None) -> tuple[ScoreSpec, ScoreSpec]:
     """The one (metric, protocol, judge) both runs are scored under; one-line error otherwise."""
     bench = a.spec.benchmark
-    metric = registry.benchmark(bench).metric
+    metric = registry.benchmark_of_run(a).metric
     sa, sb = score_specs(a), score_specs(b)
 
     def wanted(key) -> bool:
@@ -156,7 +156,7 @@ def compare_runs(a: RunStore, b: RunStore, protocol: str | None, judge: str | No
         raise BadInput(f"{bench}: the runs used different annotation files (checksums differ); "
                        "their sample ids need not mean the same questions")
     spec_a, spec_b = pick_scores(a, b, protocol, judge)
-    _, samples, _ = run_samples(a, annotations)
+    declared, samples, _, _ = run_samples(a, annotations)
     samples_a, samples_b = _limited(samples, a), _limited(samples, b)
     scores_a = _ok_scores(a.scores(spec_a), samples_a)
     scores_b = _ok_scores(b.scores(spec_b), samples_b)
@@ -168,7 +168,7 @@ def compare_runs(a: RunStore, b: RunStore, protocol: str | None, judge: str | No
     if not rows_a:
         raise BadInput(f"{bench}: no sample is scored successfully in both runs "
                        f"(A: {len(scores_a)} of {len(samples_a)}, B: {len(scores_b)} of {len(samples_b)})")
-    metric = registry.metric(spec_a.metric)
+    metric = declared.make_metric()  # with the benchmark's protocol rules (MVBench: mean over subtasks)
     result = stats.paired_compare(metric, rows_a, rows_b, spec_a.protocol, n_resamples=resamples, seed=seed)
     return BenchComparison(bench, a, b, spec_a, len(samples_a), len(samples_b), len(scores_a), len(scores_b), result)
 

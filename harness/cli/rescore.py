@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import sys
 
-from harness import registry
 from harness.cli.judge_args import add_judge_arguments
 from harness.cli.numbers import fraction
 from harness.cli.output import print_result
@@ -40,11 +39,11 @@ def run(args) -> int:
     if store.spec.shard is not None:
         raise BadInput(f"{store.dir} is shard {store.spec.shard}, which only generates; merge the shards "
                        "with `harness merge` and rescore the merged run")
-    bench, all_samples, n_run = run_samples(store, args.annotations)
+    bench, all_samples, n_run, status = run_samples(store, args.annotations)
     samples = all_samples[:n_run]
-    metric = registry.metric(bench.metric)
+    metric = bench.make_metric()
     judge = None
-    if metric.needs_judge:
+    if bench.needs_judge:
         from harness.judge import JudgeSettings
 
         judge = JudgeSettings.from_args(args)
@@ -60,7 +59,7 @@ def run(args) -> int:
     score_spec = ScoreSpec(metric=metric.name, protocol=args.protocol, judge=judge.spec() if judge else None)
     with store.lock():  # one writer per run folder
         result = score(store, samples, metric, score_spec, judge, not args.no_progress, len(all_samples),
-                       all_samples)
+                       all_samples, status)
     print(f"harness: {bench.name}: scores in {store.score_dir(score_spec)}", file=sys.stderr)
     exit_code = 0
     if result.n_total and result.n_failed / result.n_total > args.max_failed:

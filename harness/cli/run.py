@@ -21,7 +21,14 @@ from harness.runner import run as run_job
 def add_parser(sub) -> None:
     p = sub.add_parser("run", help="run a model on benchmarks and score it")
     p.add_argument("--model", required=True, help="model id (see `harness list models`), file:PATH, ...")
-    p.add_argument("--bench", required=True, help="benchmark name(s), comma-separated")
+    p.add_argument("--bench", required=True,
+                   help="benchmark name(s), comma-separated, or a declaration file (mybench.yaml), "
+                        "or an annotation file with --metric")
+    p.add_argument("--metric", help="with --bench FILE.jsonl: score that annotation file (a Tarsier format) "
+                                    "with this metric, no declaration needed (e.g. multiple_choice)")
+    p.add_argument("--allow-foreign-annotations", action="store_true",
+                   help="score annotations that do not fit the benchmark (another benchmark's file); "
+                        "the result is marked foreign")
     p.add_argument("--limit", type=count(1), help="only the first N samples")
     p.add_argument("--annotations", help="annotation JSONL (Tarsier text or messages format), or a folder of them")
     p.add_argument("--video-root", help="folder holding the benchmark's videos")
@@ -68,17 +75,20 @@ def add_parser(sub) -> None:
     p.set_defaults(handler=run)
 
 
-def adapter_options(args, bench: str | None = None) -> AdapterOptions:
-    """The options of the run: the command line, then the model's profile for what it leaves open."""
+def adapter_options(args, bench=None) -> AdapterOptions:
+    """The options of the run: the command line, then the model's profile for what it leaves open
+    (a benchmark that fixes its frame count gives it unless --frames does)."""
     from harness.adapters.profiles import profile_options
 
-    return profile_options(args.model, bench, _options(args))[0]
+    name = getattr(bench, "name", bench)
+    return profile_options(args.model, name, _options(args, bench))[0]
 
 
-def _options(args) -> AdapterOptions:
+def _options(args, bench=None) -> AdapterOptions:
+    frames = args.frames if args.frames is not None else getattr(bench, "frames", None)
     return AdapterOptions(
         model_path=args.model_path, revision=args.revision, device=args.device, backend=args.backend,
-        base_url=args.base_url, frames=args.frames, batch_size=args.batch_size,
+        base_url=args.base_url, frames=frames, batch_size=args.batch_size,
         max_new_tokens=args.max_new_tokens, concurrency=args.concurrency, detail=args.detail,
         cache_dir=args.cache_dir, display_name=args.model_name, protocol=getattr(args, "protocol", "strict"),
         extra={k: v for k, v in (("dtype", getattr(args, "dtype", None)),
@@ -114,13 +124,15 @@ def judge_settings(args):
 
 
 def run(args) -> int:
-    benches = [b.strip() for b in args.bench.split(",") if b.strip()]
-    if not benches:
+    names = [b.strip() for b in args.bench.split(",") if b.strip()]
+    if not names:
         raise BadInput("--bench needs at least one benchmark name")
-    if args.annotations and len(benches) > 1 and not Path(args.annotations).is_dir():
+    if args.annotations and len(names) > 1 and not Path(args.annotations).is_dir():
         raise BadInput("with several benchmarks, --annotations must be a folder holding their annotation files")
-    for b in benches:  # unknown names fail before any work
-        registry.benchmark(b)
+    benches = [registry.bench_arg(b, args.metric) for b in names]  # unknown names fail before any work
+    for b in benches:
+        if b.metric is None:
+            raise BadInput(f"benchmark {b.name} is shown from published numbers only: it declares no metric")
     if args.stage is None:
         args.stage = "generate" if args.shard else "all"
     executor = executor_settings(args)
@@ -128,15 +140,16 @@ def run(args) -> int:
         # Fail fast, before annotations, judge or videos: can this model run here at all?
         # (GPU, weights, extras, API keys; Ray checks where its actors run.)
         registry.adapter(args.model, adapter_options(args, benches[0])).check()
-    needs_judge = any(registry.metric(registry.benchmark(b).metric).needs_judge for b in benches)
+    needs_judge = any(b.needs_judge for b in benches)
     judge = judge_settings(args) if needs_judge and args.stage != "generate" else None
     results, exit_code = [], 0
-    for bench in benches:
+    for declared in benches:
+        bench = declared.name
         req = RunRequest(
-            model=args.model, bench=bench, options=adapter_options(args, bench), annotations=args.annotations,
-            video_root=args.video_root, limit=args.limit, protocol=args.protocol, out=args.out,
-            stage=args.stage, judge=judge, progress=not args.no_progress,
-            executor=executor, shard=args.shard,
+            model=args.model, bench=declared, options=adapter_options(args, declared),
+            annotations=args.annotations, video_root=args.video_root, limit=args.limit, protocol=args.protocol,
+            out=args.out, stage=args.stage, judge=judge, progress=not args.no_progress,
+            executor=executor, shard=args.shard, allow_foreign=args.allow_foreign_annotations,
         )
         with contextlib.redirect_stdout(sys.stderr):  # stdout carries results only (Ray's worker
             outcome = run_job(req)                    # and raylet messages print to sys.stdout)
@@ -149,7 +162,8 @@ def run(args) -> int:
         if args.publish:
             from harness.results import publish_result
 
-            path = publish_result(result, args.publish, run_dir=outcome.run_dir, runs_root=args.out)
+            path = publish_result(result, args.publish, run_dir=outcome.run_dir, runs_root=args.out,
+                                  bench=declared)
             print(f"harness: {bench}: published {path}", file=sys.stderr)
         if result.n_total and result.n_failed / result.n_total > args.max_failed:
             print(f"harness: {bench}: {result.n_failed} of {result.n_total} samples failed "
