@@ -7,9 +7,12 @@ directory, can be known before any heavy work; `load()` does the heavy part on f
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from harness.types import FrameSpec, Prediction, Sample
+
+if TYPE_CHECKING:
+    from harness.settings import Environment
 
 
 @dataclass
@@ -29,6 +32,13 @@ class AdapterOptions:
     cache_dir: str | None = None
     display_name: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    # the environment, read once by the CLI (credentials, cache root, API timeouts); None: read it when needed
+    env: "Environment | None" = None
+
+    def environment(self) -> "Environment":
+        from harness.settings import Environment
+
+        return self.env if self.env is not None else Environment.load()
 
 
 class Adapter:

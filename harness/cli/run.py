@@ -9,7 +9,7 @@ from pathlib import Path
 
 from harness import registry
 from harness.adapter import AdapterOptions
-from harness.cli.judge_args import add_judge_arguments
+from harness.cli.judge_args import add_judge_arguments, judge_config
 from harness.cli.output import print_result
 from harness.errors import BadInput
 from harness.runner import RunRequest
@@ -65,12 +65,12 @@ def add_parser(sub) -> None:
     p.set_defaults(handler=run)
 
 
-def adapter_options(args) -> AdapterOptions:
+def adapter_options(args, env) -> AdapterOptions:
     return AdapterOptions(
         model_path=args.model_path, revision=args.revision, device=args.device, backend=args.backend,
         base_url=args.base_url, frames=args.frames, batch_size=args.batch_size,
         max_new_tokens=args.max_new_tokens, concurrency=args.concurrency, detail=args.detail,
-        cache_dir=args.cache_dir, display_name=args.model_name,
+        cache_dir=args.cache_dir, display_name=args.model_name, env=env,
         extra={k: v for k, v in (("dtype", getattr(args, "dtype", None)),
                                  ("gemini_input", getattr(args, "gemini_input", None))) if v},
     )
@@ -97,12 +97,6 @@ def executor_settings(args):
                             gpus_per_replica=gpus, cpus_per_replica=cpus)
 
 
-def judge_settings(args):
-    from harness.judge import JudgeSettings
-
-    return JudgeSettings.from_args(args)
-
-
 def run(args) -> int:
     benches = [b.strip() for b in args.bench.split(",") if b.strip()]
     if not benches:
@@ -114,16 +108,19 @@ def run(args) -> int:
     if args.stage is None:
         args.stage = "generate" if args.shard else "all"
     executor = executor_settings(args)
+    from harness.settings import Environment
+
+    env = Environment.load()
     if args.stage != "score" and args.executor == "local":
         # Fail fast, before annotations, judge or videos: can this model run here at all?
         # (GPU, weights, extras, API keys; Ray checks where its actors run.)
-        registry.adapter(args.model, adapter_options(args)).check()
+        registry.adapter(args.model, adapter_options(args, env)).check()
     needs_judge = any(registry.metric(registry.benchmark(b).metric).needs_judge for b in benches)
-    judge = judge_settings(args) if needs_judge and args.stage != "generate" else None
+    judge = judge_config(args, env) if needs_judge and args.stage != "generate" else None
     results, exit_code = [], 0
     for bench in benches:
         req = RunRequest(
-            model=args.model, bench=bench, options=adapter_options(args), annotations=args.annotations,
+            model=args.model, bench=bench, options=adapter_options(args, env), annotations=args.annotations,
             video_root=args.video_root, limit=args.limit, protocol=args.protocol, out=args.out,
             stage=args.stage, judge=judge, progress=not args.no_progress,
             executor=executor, shard=args.shard,
