@@ -123,6 +123,7 @@ class ModelClient:
         self._budget_released = asyncio.Event()
         self._slots = asyncio.Semaphore(config.concurrency)
         self._cache = open_cache(config.cache_path()) if config.cache else None
+        self._unwritten: dict[str, dict[str, Any]] = {}  # answers of this loop turn, written together at its end
         if self._cache is not None and config.provider == "gemini":
             import_cache(self._cache, config.cache_path().parent / "gemini")
         self._batch = None
@@ -140,6 +141,7 @@ class ModelClient:
             await self.transport.aclose()
         finally:
             if self._cache is not None:
+                self._write()
                 self._cache.close()
             self._show(force=True)
 
@@ -217,7 +219,7 @@ class ModelClient:
         self.raise_if_stopped()
         if self._cache is None:
             return None
-        record = self._cache.get(key)
+        record = self._unwritten.get(key) or self._cache.get(key)
         if record is not None:
             self._usage.cache_hits += 1
             self._note_answer(record)
@@ -225,7 +227,22 @@ class ModelClient:
         return record
 
     def cached(self, key: str) -> bool:
-        return self._cache is not None and key in self._cache
+        return self._cache is not None and (key in self._unwritten or key in self._cache)
+
+    def _store(self, key: str, record: dict[str, Any]) -> None:
+        """Cache a live answer. Answers arriving in the same loop turn are written in one transaction at its
+        end (one commit instead of one each: the commit's write blocks the loop); a lookup sees them at once."""
+        if not self._unwritten:
+            asyncio.get_running_loop().call_soon(self._write)
+        self._unwritten[key] = record
+
+    def _write(self) -> None:
+        if not self._unwritten or self._cache is None:
+            return
+        unwritten, self._unwritten = self._unwritten, {}
+        with self._cache.transact():
+            for key, record in unwritten.items():
+                self._cache.set(key, record)
 
     async def _answer(self, key: str, messages, params, attempt: int) -> dict[str, Any]:
         """A new answer for `key`: a first answer from a batch in batch mode, else (or if the batch failed
@@ -246,7 +263,7 @@ class ModelClient:
         try:
             record = await self._live(messages, params)
             if self._cache is not None:
-                self._cache.set(key, record)
+                self._store(key, record)
             future.set_result(record)
             return record
         except asyncio.CancelledError:
@@ -354,8 +371,11 @@ class ModelClient:
         self._max_completion_seen = max(self._max_completion_seen, reply["completion_tokens"])
         record = {**reply, "cost_usd": cost, "latency_s": None, "created": time.time(), "batch_id": batch_id}
         if self._cache is not None:
-            self._cache.add(key, record)
-            record = self._cache.get(key, record)
+            if key in self._unwritten:
+                record = self._unwritten[key]
+            else:
+                self._cache.add(key, record)
+                record = self._cache.get(key, record)
         self._note_answer(record)
         self._show()
         return record

@@ -34,6 +34,7 @@ class OpenAIChat:
         if basic:  # user:password@ in the URL: HTTP basic auth, as httpx (the SDK's client) sends it
             self.headers["Authorization"] = basic
         self._session = None
+        self._proxy: str | None = None
         self._errors: tuple[type[BaseException], ...] = ()
 
     def body(self, messages: list[dict[str, Any]], params: Mapping[str, Any]) -> dict[str, Any]:
@@ -47,8 +48,11 @@ class OpenAIChat:
 
         self._errors = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
         connector = aiohttp.TCPConnector(limit=self.config.concurrency, limit_per_host=0, ttl_dns_cache=300)
-        self._session = aiohttp.ClientSession(connector=connector, trust_env=True,
+        # proxies (HTTP(S)_PROXY, NO_PROXY) are looked up once here, not per request in a thread as
+        # aiohttp's trust_env does; no cookies are kept
+        self._session = aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(),
                                               timeout=aiohttp.ClientTimeout(total=self.config.timeout))
+        self._proxy = _proxy_for(self.url)
         return self._session
 
     async def send(self, messages: list[dict[str, Any]], params: Mapping[str, Any]) -> dict[str, Any]:
@@ -56,7 +60,7 @@ class OpenAIChat:
         session = self._session or self._open()
         data = json.dumps(self.body(messages, params), ensure_ascii=False).encode("utf-8")
         try:
-            async with session.post(self.url, data=data, headers=self.headers) as resp:
+            async with session.post(self.url, data=data, headers=self.headers, proxy=self._proxy) as resp:
                 raw = await resp.read()
                 status, headers = resp.status, resp.headers
         except self._errors as exc:
@@ -72,6 +76,18 @@ class OpenAIChat:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _proxy_for(url: str) -> str | None:
+    """The proxy the environment names for this URL (the standard library's reading of HTTP(S)_PROXY, NO_PROXY)."""
+    import urllib.request
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    proxy = urllib.request.getproxies().get(parts.scheme)
+    if not proxy or urllib.request.proxy_bypass(parts.hostname or ""):
+        return None
+    return proxy
 
 
 def _split_userinfo(url: str) -> tuple[str, str | None]:
