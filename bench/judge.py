@@ -143,7 +143,7 @@ def harness_run(python: str, cwd: Path, preds: Path, ann: Path, url: str, cache:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode != 0:
         raise RuntimeError(f"harness run failed ({proc.returncode}): {proc.stderr[-2000:]}")
-    imported = proc.stderr.strip().splitlines()[-1].removeprefix("IMPORTED ")
+    imported = proc.stderr.strip().splitlines()[-1].partition("IMPORTED")[2].strip()
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     return {"result": json.loads(proc.stdout), "wall": wall, "cpu": cpu, "imported": imported or "none"}
 
