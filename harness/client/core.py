@@ -278,9 +278,24 @@ class ModelClient:
 
     # -- the live call --------------------------------------------------------------------------
     async def _live(self, messages, params) -> dict[str, Any]:
+        """One call under the retry policy. The first try runs bare (nearly every call ends there, and
+        tenacity's machinery costs a tenth of a call's CPU); after a failure the policy takes over, with
+        that failure replayed as its first attempt, so counts, waits and the deadline are the policy's."""
         self.live_calls += 1
+        params = {**self.params, **(params or {})}
+        started = time.monotonic()
         try:
-            record = await policy(self.config, self._on_retry)(self._try, messages, {**self.params, **(params or {})})
+            try:
+                record = await self._try(messages, params)
+            except CallError as exc:
+                replay = [exc]
+
+                async def attempt():
+                    if replay:
+                        raise replay.pop()
+                    return await self._try(messages, params)
+
+                record = await policy(self.config, self._on_retry, spent=time.monotonic() - started)(attempt)
         except CallError as exc:
             self._failed(exc)
         finally:

@@ -78,8 +78,10 @@ def is_transient(exc: BaseException) -> bool:
     return isinstance(exc, CallError) and exc.transient
 
 
-def policy(config: Any, on_retry: Callable[[Any], None] | None = None):
-    """A tenacity AsyncRetrying for one call: `await policy(cfg)(fn, *args)`; the last error is re-raised."""
+def policy(config: Any, on_retry: Callable[[Any], None] | None = None, spent: float = 0.0):
+    """A tenacity AsyncRetrying for one call: `await policy(cfg)(fn, *args)`; the last error is re-raised.
+
+    spent: seconds the call already took before the policy started (its deadline counts them)."""
     from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, stop_after_delay
     from tenacity.wait import wait_random_exponential
 
@@ -94,5 +96,6 @@ def policy(config: Any, on_retry: Callable[[Any], None] | None = None):
         return min(base, config.retry_max_wait)
 
     return AsyncRetrying(retry=retry_if_exception(is_transient),
-                         stop=stop_after_attempt(max(1, config.retries)) | stop_after_delay(config.retry_deadline),
+                         stop=stop_after_attempt(max(1, config.retries))
+                         | stop_after_delay(max(0.0, config.retry_deadline - spent)),
                          wait=wait, before_sleep=on_retry, reraise=True)
