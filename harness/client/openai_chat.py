@@ -51,6 +51,7 @@ class OpenAIChat:
         # proxies (HTTP(S)_PROXY, NO_PROXY) are looked up once here, not per request in a thread as
         # aiohttp's trust_env does; no cookies are kept
         self._session = aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(),
+                                              headers=self.headers,
                                               timeout=aiohttp.ClientTimeout(total=self.config.timeout))
         self._proxy = _proxy_for(self.url)
         return self._session
@@ -60,7 +61,7 @@ class OpenAIChat:
         session = self._session or self._open()
         data = json.dumps(self.body(messages, params), ensure_ascii=False).encode("utf-8")
         try:
-            async with session.post(self.url, data=data, headers=self.headers, proxy=self._proxy) as resp:
+            async with session.post(self.url, data=data, proxy=self._proxy) as resp:
                 raw = await resp.read()
                 status, headers = resp.status, resp.headers
         except self._errors as exc:
