@@ -9,10 +9,11 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from harness.client.config import DEFAULT_JUDGE_MODEL, PRICES, ClientConfig, judge_limits, openai_config
 from harness.errors import BadInput
+from harness.judge_identity import OFFICIAL_MODEL as DEFAULT_JUDGE_MODEL  # the protocol's judge
 
 if TYPE_CHECKING:
+    from harness.client.config import ClientConfig
     from harness.settings import Environment
 
 
@@ -32,8 +33,10 @@ def add_judge_arguments(parser) -> None:
                                        "user cache directory)")
 
 
-def judge_config(args, env: "Environment") -> ClientConfig:
+def judge_config(args, env: "Environment") -> "ClientConfig":
     """The judge's client config from the parsed flags and the environment (one line of BadInput when wrong)."""
+    from harness.client.config import PRICES, judge_limits, openai_config
+
     model = args.judge_model or DEFAULT_JUDGE_MODEL
     if args.judge_concurrency < 1:
         raise BadInput("--judge-concurrency must be at least 1")

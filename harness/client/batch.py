@@ -202,11 +202,13 @@ class BatchTransport:
         return bool(self._queue)
 
     def _open_batches(self) -> list[str]:
-        return [b for b in self.book.open_batches() if b in set(self._batch_of.values()) or b in self._reserved]
+        """Open batches this run polls: those answering a request it knows of, or submitted by it."""
+        owners = set(self._batch_of.values())
+        return [b for b in self.book.open_batches() if b in owners or b in self._reserved]
 
     def _check_deadline(self) -> None:
-        waiting = [b for b in self._open_batches()
-                   if any(not f.done() for k, f in self._futures.items() if self._batch_of.get(k) == b)]
+        awaited = {self._batch_of.get(k) for k, f in self._futures.items() if not f.done()}
+        waiting = [b for b in self._open_batches() if b in awaited]
         if waiting and time.monotonic() >= self.deadline:
             first = waiting[0]
             more = f" (and {len(waiting) - 1} more)" if len(waiting) > 1 else ""

@@ -14,12 +14,13 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from harness.errors import BadInput
+from harness.judge_identity import OFFICIAL_MODEL, safe_url
 from harness.types import JudgeSpec
 
 if TYPE_CHECKING:
     from harness.settings import Environment
 
-DEFAULT_JUDGE_MODEL = "gpt-35-turbo-0125"
+DEFAULT_JUDGE_MODEL = OFFICIAL_MODEL  # the protocol's judge (PROTOCOLS.md)
 DEFAULT_AZURE_API_VERSION = "2024-06-01"
 OPENAI_DEFAULT_URL = "https://api.openai.com/v1"
 # One cache for every chat call. Its folder name predates the shared client; it stays, so the caches
@@ -85,8 +86,6 @@ class ClientConfig(BaseModel):
 
     def spec(self) -> JudgeSpec:
         """The judge's part of the score identity (never a secret; a user:KEY@ in the URL is dropped)."""
-        from harness.judge_identity import safe_url
-
         if self.provider == "gemini":
             raise BadInput("a Gemini model cannot be the judge")
         return JudgeSpec(model=self.model, base_url=safe_url(self.endpoint) if self.explicit_endpoint else None,
