@@ -110,6 +110,7 @@ def test_dream_batch_survives_a_restart_and_scores_exactly_like_online(env, srv,
     sent = srv.batch_bodies()
     assert len(sent) == 150 and len(set(canon(sent))) == 150  # no request went out twice
     assert not srv.requests  # nothing online
+    assert len(read_jsonl(folder / "scores.jsonl")) == 50  # every sample written once, as online
     usage = res["extra"]["judge_usage"]
     assert usage["batch"]["reattached"] == [first_id] and usage["batch"]["batches"] == ["batch_0002"]
     assert usage["batch_calls"] == 150 and usage["calls"] == 0 and usage["batch"]["price_factor"] == 0.5

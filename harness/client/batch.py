@@ -185,9 +185,7 @@ class BatchTransport:
                     pass
         except asyncio.CancelledError:
             raise
-        except HarnessError as exc:
-            self.client.stop(exc)
-        except Exception as exc:  # noqa: BLE001 - a bug: the waiting callers must hear of it
+        except Exception as exc:  # noqa: BLE001 - a stop (HarnessError) or a bug: the waiting callers get it
             self.client.stop(exc)
 
     async def _settled(self) -> bool:
