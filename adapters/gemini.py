@@ -96,7 +96,8 @@ class GeminiAdapter(VideoAdapter):
         if self._client is None:
             from harness.client.gemini import gemini_sdk
 
-            self._client = gemini_sdk(self.client_config())
+            config = self.client_config()
+            self._client = gemini_sdk(config, attempts=config.retries)  # uploads
 
     def close(self) -> None:
         try:

@@ -98,6 +98,8 @@ def executor_settings(args):
 
 
 def run(args) -> int:
+    from harness.settings import Environment
+
     benches = [b.strip() for b in args.bench.split(",") if b.strip()]
     if not benches:
         raise BadInput("--bench needs at least one benchmark name")
@@ -108,9 +110,7 @@ def run(args) -> int:
     if args.stage is None:
         args.stage = "generate" if args.shard else "all"
     executor = executor_settings(args)
-    from harness.settings import Environment
-
-    env = Environment.load()
+    env = Environment.load()  # every environment variable, read once
     if args.stage != "score" and args.executor == "local":
         # Fail fast, before annotations, judge or videos: can this model run here at all?
         # (GPU, weights, extras, API keys; Ray checks where its actors run.)

@@ -15,8 +15,9 @@ from harness.errors import BadInput
 _TRANSPORT_MODULES = ("aiohttp", "httpx", "httpcore", "httpx2", "httpcore2")
 
 
-def gemini_sdk(config):
-    """A google-genai Client for this config (uploads use one too)."""
+def gemini_sdk(config, attempts: int = 1):
+    """A google-genai Client for this config. Chat calls: one attempt (the client's policy retries); the
+    adapter's uploads and file polls, which are no chat calls, keep the SDK's own retries (attempts)."""
     from google import genai
     from google.genai import types
 
@@ -24,7 +25,7 @@ def gemini_sdk(config):
     if config.endpoint:
         http["base_url"] = config.endpoint
     if hasattr(types, "HttpRetryOptions"):
-        http["retry_options"] = types.HttpRetryOptions(attempts=1)
+        http["retry_options"] = types.HttpRetryOptions(attempts=attempts)
     key = config.api_key.get_secret_value() if config.api_key is not None else None
     return genai.Client(api_key=key, http_options=types.HttpOptions(**http))
 
