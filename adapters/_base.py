@@ -58,7 +58,7 @@ class VideoAdapter(Adapter):
         if self._frame_cache is None:
             from harness.frame_cache import FrameCache
 
-            self._frame_cache = FrameCache.for_options(self.options.cache_dir)
+            self._frame_cache = FrameCache.for_options(self.options.cache_dir, self.options.env)
         return self._frame_cache
 
     @property

@@ -7,25 +7,26 @@ Two inputs, recorded in the run spec:
 - `frames` (`--gemini-input frames`): the shared sampler's frames as inline JPEG parts, the
   frames a local model sees.
 
-Answers are cached on disk (<cache>/gemini) under model, content hash, prompt and settings, so a
+Requests go through the model client (harness.client, Gemini transport): bounded concurrency, the one
+retry policy, and the shared on-disk cache keyed by model, content hash, prompt and settings, so a
 re-run pays for nothing it already has. Keys: GEMINI_API_KEY or GOOGLE_API_KEY, as the SDK reads
 them; `--base-url` points the client elsewhere (tests use a loopback server).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import json
 import mimetypes
-import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 
 from harness.adapter import AdapterOptions
-from harness.errors import BadInput, VideoError
+from harness.errors import BadInput, CallFailed, VideoError
 from harness.types import FrameSpec, Prediction, Sample
 
 from harness.adapters._base import (VideoAdapter, error_prediction, require, split_chat_prompt, split_on_video,
@@ -53,13 +54,13 @@ class GeminiAdapter(VideoAdapter):
         self.concurrency = max(1, options.concurrency or 16)
         self.batch_size = options.batch_size or self.concurrency * 4
         self.base_url = options.base_url
-        self.active_timeout = float(os.environ.get("HARNESS_GEMINI_ACTIVE_TIMEOUT", 600))
-        self.poll_seconds = float(os.environ.get("HARNESS_GEMINI_POLL", 2))
-        self._client = None
+        self.env = options.environment()
+        self.active_timeout = self.env.gemini_active_timeout
+        self.poll_seconds = self.env.gemini_poll
+        self._client = None  # the google-genai SDK, for the uploads
         self._uploads: dict[str, Any] = {}  # sha256 -> File (ACTIVE)
         self._upload_locks: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
-        self._answers = None
         self.uploaded: list[str] = []  # names uploaded by this run, deleted in close()
 
     def frame_spec(self, n: int) -> FrameSpec:
@@ -81,31 +82,22 @@ class GeminiAdapter(VideoAdapter):
 
     def check(self) -> None:
         require(("google.genai",), self.model, "gemini")
-        if not (os.environ.get("GEMINI_API_KEY") or os.environ.get("GOOGLE_API_KEY")):
+        if self.env.gemini_api_key is None:
             raise BadInput(f"{self.model} needs GEMINI_API_KEY (or GOOGLE_API_KEY) in the environment")
 
     # -- client --------------------------------------------------------------------------
+    def client_config(self):
+        from harness.client.config import gemini_config, model_limits
+
+        return gemini_config(self.env, model=self.api_model, base_url=self.base_url,
+                             **model_limits(self.env, self.options.cache_dir, self.concurrency))
+
     def load(self) -> None:
-        if self._client is not None:
-            return
-        from google import genai
-        from google.genai import types
+        if self._client is None:
+            from harness.client.gemini import gemini_sdk
 
-        http: dict[str, Any] = {"timeout": int(float(os.environ.get("HARNESS_API_TIMEOUT", 120)) * 1000)}
-        if self.base_url:
-            http["base_url"] = self.base_url
-        if hasattr(types, "HttpRetryOptions"):
-            http["retry_options"] = types.HttpRetryOptions(attempts=int(os.environ.get("HARNESS_API_RETRIES", 6)))
-        key = os.environ.get("GEMINI_API_KEY") or os.environ.get("GOOGLE_API_KEY")
-        self._client = genai.Client(api_key=key, http_options=types.HttpOptions(**http))
-        if not os.environ.get("HARNESS_NO_API_CACHE"):
-            import diskcache
-
-            from harness.frame_cache import default_cache_root
-
-            path = default_cache_root(self.options.cache_dir) / "gemini"
-            path.mkdir(parents=True, exist_ok=True)
-            self._answers = diskcache.Cache(str(path), size_limit=2**32)
+            config = self.client_config()
+            self._client = gemini_sdk(config, attempts=config.retries)  # uploads
 
     def close(self) -> None:
         try:
@@ -118,9 +110,6 @@ class GeminiAdapter(VideoAdapter):
                 self.uploaded.clear()
                 self._uploads.clear()
         finally:
-            if self._answers is not None:
-                self._answers.close()
-                self._answers = None
             super().close()
 
     # -- uploads -------------------------------------------------------------------------
@@ -187,45 +176,37 @@ class GeminiAdapter(VideoAdapter):
                                         sort_keys=True).encode()).hexdigest()
         return parts, key, info
 
-    def _one(self, sample: Sample) -> Prediction:
+    def generate(self, samples: list[Sample]) -> list[Prediction]:
+        if self._client is None:
+            self.load()
+        return asyncio.run(self._generate(samples))
+
+    async def _generate(self, samples: list[Sample]) -> list[Prediction]:
+        from harness.client.core import ModelClient
+
+        client = ModelClient(self.client_config())
+        try:
+            with ThreadPoolExecutor(max_workers=self.concurrency) as pool:  # uploads and frames
+                return list(await asyncio.gather(*(self._one(client, pool, s) for s in samples)))
+        finally:
+            await client.aclose()
+
+    async def _one(self, client, pool, sample: Sample) -> Prediction:
         from google.genai import types
 
         try:
-            parts, key, info = self.contents(sample)
+            parts, key, info = await asyncio.get_running_loop().run_in_executor(pool, self.contents, sample)
         except Exception as exc:
             return error_prediction(sample, "video", exc)
         n_frames = info.get("n_frames")
         meta = {k: v for k, v in info.items() if k != "n_frames"}
-        cached = self._answers.get(key) if self._answers is not None else None
-        if cached is not None:
-            return Prediction(sample_id=sample.id, text=cached["text"], prompt_tokens=cached.get("prompt_tokens"),
-                              completion_tokens=cached.get("completion_tokens"), n_frames=n_frames,
-                              meta={**meta, "cached": True})
+        cached = client.cached(key)
         t0 = time.perf_counter()
         try:
-            resp = self._client.models.generate_content(
-                model=self.api_model, contents=[types.Content(role="user", parts=parts)],
-                config=types.GenerateContentConfig(**self.config()))
-            text = resp.text
-        except Exception as exc:
+            record = await client.complete([types.Content(role="user", parts=parts)], self.config(), key=key)
+        except CallFailed as exc:
             return error_prediction(sample, "api", exc, n_frames=n_frames)
-        if text is None:
-            reason = getattr(getattr(resp, "prompt_feedback", None), "block_reason", None)
-            finish = resp.candidates[0].finish_reason if getattr(resp, "candidates", None) else None
-            return Prediction(sample_id=sample.id, n_frames=n_frames,
-                              error=f"api: no text in the answer (block {reason}, finish {finish})")
-        usage = getattr(resp, "usage_metadata", None)
-        record = {"text": text.strip(), "prompt_tokens": getattr(usage, "prompt_token_count", None),
-                  "completion_tokens": getattr(usage, "candidates_token_count", None)}
-        if self._answers is not None:
-            self._answers.set(key, record)
-        return Prediction(sample_id=sample.id, text=record["text"], seconds=time.perf_counter() - t0,
-                          prompt_tokens=record["prompt_tokens"], completion_tokens=record["completion_tokens"],
-                          n_frames=n_frames, meta=meta)
-
-    def generate(self, samples: list[Sample]) -> list[Prediction]:
-        if self._client is None:
-            self.load()
-        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-            return list(pool.map(self._one, samples))
-
+        return Prediction(sample_id=sample.id, text=record["text"].strip(),
+                          seconds=None if cached else time.perf_counter() - t0,
+                          prompt_tokens=record.get("prompt_tokens"), completion_tokens=record.get("completion_tokens"),
+                          n_frames=n_frames, meta={**meta, "cached": True} if cached else meta)

@@ -6,10 +6,10 @@ ones a local model sees), each a base64 image part with an explicit `detail` (Op
 default = 85 tokens a frame), placed where the prompt's `<video>` placeholder stands. The chat
 API cannot prefill an answer, so an assistant prefix (`Answer: (`) ends the user message.
 
-Requests go through the judge's client (harness.judge.JudgeClient): bounded concurrency,
-retries with exponential jitter honouring Retry-After, and an on-disk cache keyed by endpoint,
-model, messages and parameters, so a re-run pays for nothing it already has. OPENAI_API_KEY
-and OPENAI_BASE_URL are honoured as the OpenAI SDK honours them; `--base-url` wins.
+Requests go through the model client (harness.client): bounded concurrency, retries with exponential
+jitter honouring Retry-After, and the on-disk cache keyed by endpoint, model, messages and parameters,
+so a re-run pays for nothing it already has. OPENAI_API_KEY and OPENAI_BASE_URL are honoured as the
+OpenAI SDK honours them; `--base-url` wins.
 """
 
 from __future__ import annotations
@@ -17,12 +17,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
-import os
 import time
 from typing import Any, ClassVar
 
 from harness.adapter import AdapterOptions
-from harness.errors import BadInput, HarnessError
+from harness.errors import BadInput, CallFailed
 from harness.types import Prediction, Sample
 
 from harness.adapters._base import VideoAdapter, error_prediction, split_chat_prompt, split_on_video, versions
@@ -48,8 +47,8 @@ class OpenAIVisionAdapter(VideoAdapter):
         self.max_new_tokens = options.max_new_tokens or self.default_max_new_tokens
         self.concurrency = max(1, options.concurrency or 16)
         self.batch_size = options.batch_size or self.concurrency * 4
-        self.base_url = (options.base_url or os.environ.get("OPENAI_BASE_URL") or "").rstrip("/") or None
-        self._client_settings = None
+        self.env = options.environment()
+        self.base_url = (options.base_url or self.env.openai_base_url or "").rstrip("/") or None
 
     def resolve_api_model(self, model: str, options: AdapterOptions) -> str:
         # --revision pins a snapshot (gpt-4o-2024-08-06); the alias alone moves over time
@@ -72,7 +71,7 @@ class OpenAIVisionAdapter(VideoAdapter):
 
     # -- pre-flight ----------------------------------------------------------------------
     def check(self) -> None:
-        if not self.base_url and not os.environ.get("OPENAI_API_KEY"):
+        if not self.base_url and self.env.openai_api_key is None:
             raise BadInput(f"{self.model} needs OPENAI_API_KEY in the environment "
                            "(or --base-url URL for an OpenAI-compatible server)")
 
@@ -120,25 +119,20 @@ class OpenAIVisionAdapter(VideoAdapter):
             content.append({"type": "text", "text": after})
         return [{"role": "user", "content": content}]
 
-    # -- the client (the judge's machinery) ----------------------------------------------
-    def client_settings(self):
-        if self._client_settings is None:
-            from harness.judge import JudgeSettings
+    # -- the client ----------------------------------------------------------------------
+    def client_config(self):
+        from harness.client.config import model_limits, openai_config
 
-            env = {k: v for k, v in os.environ.items() if not k.startswith("AZURE_OPENAI")}
-            if self.base_url:
-                env.setdefault("OPENAI_API_KEY", "EMPTY")
-            self._client_settings = JudgeSettings(
-                model=self.api_model, base_url=self.base_url, concurrency=self.concurrency,
-                cache_dir=self.options.cache_dir, timeout=float(env.get("HARNESS_API_TIMEOUT", 120)),
-                retries=int(env.get("HARNESS_API_RETRIES", 6)), price=None, env=env)
-        return self._client_settings
+        return openai_config(self.env, role="model", model=self.api_model, base_url=self.base_url, allow_azure=False,
+                             **model_limits(self.env, self.options.cache_dir, self.concurrency))
 
     def generate(self, samples: list[Sample]) -> list[Prediction]:
         return asyncio.run(self._generate(samples))
 
     async def _generate(self, samples: list[Sample]) -> list[Prediction]:
-        client = self.client_settings().open()
+        from harness.client.core import ModelClient
+
+        client = ModelClient(self.client_config())
         try:
             return list(await asyncio.gather(*(self._one(client, s) for s in samples)))
         finally:
@@ -151,11 +145,9 @@ class OpenAIVisionAdapter(VideoAdapter):
         except Exception as exc:
             return error_prediction(sample, "video", exc)
         t0 = time.perf_counter()
-        try:
+        try:  # a refused key, an unknown model or an endpoint gone stops the run (the client's typed errors)
             record = await client.complete(msgs, self.request_params())
-        except HarnessError as exc:  # bad key, unknown model, endpoint gone: stop the run
-            raise BadInput(f"{self.model}: {str(exc).replace('judge ', '')}") from None
-        except Exception as exc:
+        except CallFailed as exc:
             return error_prediction(sample, "api", exc, n_frames=len(frames.images))
         return Prediction(sample_id=sample.id, text=(record.get("text") or "").strip(),
                           seconds=time.perf_counter() - t0,

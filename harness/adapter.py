@@ -7,10 +7,13 @@ directory, can be known before any heavy work; `load()` does the heavy part on f
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from harness.errors import BadInput
 from harness.types import MAX_FRAMES, FrameSpec, Prediction, Sample
+
+if TYPE_CHECKING:
+    from harness.settings import Environment
 
 
 @dataclass
@@ -32,6 +35,13 @@ class AdapterOptions:
     profile: dict[str, Any] | None = None  # harness.adapters.profiles label: the id, and what was overridden
     protocol: str = "strict"  # the run's --protocol: "tarsier" makes generic models load clips as Tarsier-1 did
     extra: dict[str, Any] = field(default_factory=dict)
+    # the environment, read once by the CLI (credentials, cache root, API timeouts); None: read it when needed
+    env: "Environment | None" = None
+
+    def environment(self) -> "Environment":
+        from harness.settings import Environment
+
+        return self.env if self.env is not None else Environment.load()
 
 
 def frame_count(model: str, asked: int | None, default: int, maximum: int) -> int:

@@ -29,6 +29,40 @@ class BudgetExceeded(HarnessError):
     exit_code = 1
 
 
+class EndpointRefused(HarnessError):
+    """A model endpoint rejects every request (bad key, unknown model, wrong URL, no batch API): stop, exit 2."""
+
+
+class EndpointUnavailable(HarnessError):
+    """A model endpoint keeps failing; the run stops cleanly (finished work is saved) and resumes later."""
+
+    exit_code = 1
+
+
+class CallFailed(HarnessError):
+    """One chat call failed for good (after its retries), or its answer was unusable. Per call, never a stop."""
+
+    exit_code = 1
+
+    def __init__(self, reason: str, final: bool = False):
+        super().__init__(reason)
+        self.final = final  # asking the same request again is pointless (400, 422)
+
+
+class BatchWaiting(HarnessError):
+    """The wait for provider batches ran out with batches still open; the same command continues."""
+
+    exit_code = 1
+    keep_message = True  # the runner passes the message on as is
+
+
+class BatchEnded(HarnessError):
+    """A provider batch ended failed, expired or cancelled; its unanswered requests go out again next run."""
+
+    exit_code = 1
+    keep_message = True
+
+
 def validation_summary(err) -> str:
     """A pydantic ValidationError in one line: the first field and its problem, and how many more.
 

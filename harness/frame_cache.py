@@ -25,16 +25,15 @@ DEFAULT_SIZE_LIMIT = 20 * 2**30  # bytes; least recently used entries go first
 _HASH_CHUNK = 1 << 20
 
 
-def default_cache_root(cache_dir: str | os.PathLike | None = None) -> Path:
-    """`--cache-dir`, else $HARNESS_CACHE_DIR, else the user cache directory."""
-    if cache_dir:
-        return Path(cache_dir)
-    env = os.environ.get("HARNESS_CACHE_DIR")
-    if env:
-        return Path(env)
-    from platformdirs import user_cache_dir
+def default_cache_root(cache_dir: str | os.PathLike | None = None, env: Any = None) -> Path:
+    """`--cache-dir`, else $HARNESS_CACHE_DIR (harness.settings.Environment), else the user cache directory."""
+    from harness.client.config import cache_root
 
-    return Path(user_cache_dir("video-harness"))
+    if not cache_dir:
+        from harness.settings import Environment
+
+        cache_dir = (env or Environment.load()).cache_dir
+    return cache_root(cache_dir)
 
 
 @dataclass(frozen=True)
@@ -78,10 +77,14 @@ class FrameCache:
         self.misses = 0
 
     @classmethod
-    def for_options(cls, cache_dir: str | None) -> "FrameCache":
-        if os.environ.get("HARNESS_NO_FRAME_CACHE"):
+    def for_options(cls, cache_dir: str | None, env: Any = None) -> "FrameCache":
+        """The frame cache under `--cache-dir` (env: the CLI's harness.settings.Environment; None: read it)."""
+        from harness.settings import Environment
+
+        env = env or Environment.load()
+        if env.no_frame_cache:
             return cls(None)
-        return cls(default_cache_root(cache_dir) / "frames")
+        return cls(default_cache_root(cache_dir, env) / "frames")
 
     def _disk(self):
         if self.root is None:

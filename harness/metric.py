@@ -43,8 +43,9 @@ NO_RULES = ProtocolRules()
 @dataclass
 class ScoreContext:
     protocol: str = "strict"
-    judge: Any = None  # harness.judge.JudgeClient when the metric needs one
+    judge: Any = None  # a harness.client.core.ModelClient (the judge role) when the metric needs one
     concurrency: int = 64
+    window: int | None = None  # samples in flight at once (default: twice the concurrency; batch mode: all)
 
 
 class Aggregate(BaseModel):
@@ -97,7 +98,7 @@ class Metric:
         task per sample up front; the judge client bounds the calls themselves.
         """
         await bounded_map(items, lambda item: self.score(item[0], item[1], ctx), emit,
-                          window=2 * max(1, ctx.concurrency))
+                          window=ctx.window or 2 * max(1, ctx.concurrency))
 
     def aggregate(self, rows: list[Row], protocol: str) -> Aggregate:
         """Aggregate over successful rows (failed ones are counted by the runner)."""

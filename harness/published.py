@@ -11,7 +11,6 @@ stay separate records, distinguished by checkpoint, frames and source.
 from __future__ import annotations
 
 import csv
-import os
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -263,7 +262,9 @@ FILES = {
 
 
 def default_published_dir() -> Path:
-    return Path(os.environ.get("HARNESS_SHARED", "../shared")) / "published"
+    from harness.settings import Environment
+
+    return Path(Environment.load().shared or "../shared") / "published"
 
 
 def _read(path: Path) -> list[dict[str, str]]:

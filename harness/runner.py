@@ -43,7 +43,7 @@ class RunRequest:
     protocol: str = "strict"
     out: str = "runs"
     stage: str = "all"  # generate | score | all
-    judge: Any = None  # harness.judge.JudgeSettings, when given
+    judge: Any = None  # the judge's harness.client.config.ClientConfig, when given
     progress: bool = True
     executor: Any = None  # harness.executors.ExecutorSettings; None: the local executor
     shard: str | None = None  # "I/N": generate only that shard into its own run (harness.shard)
@@ -222,11 +222,11 @@ def _file_prompt(rec: dict, writer, known: set[str]) -> None:
 
 # -- scoring -------------------------------------------------------------------------------
 def score(store: RunStore, samples: list[Sample], metric: Metric, score_spec: ScoreSpec,
-          judge_settings: Any = None, progress: bool = True, n_benchmark: int | None = None,
+          judge: Any = None, progress: bool = True, n_benchmark: int | None = None,
           file_samples: list[Sample] | None = None, annotations_status: str | None = None) -> Result:
     """Score the run's samples; file_samples (every sample of the annotation file) lets the result
     say which of the benchmark's subsets it covers, and annotations_status whether the file is
-    another benchmark's (harness.annotations)."""
+    another benchmark's (harness.annotations). `judge`: the judge's ClientConfig (judged metrics)."""
     predictions = store.predictions()
     existing = {} if metric.corpus_level else store.scores(score_spec)
     todo: list[tuple[Sample, Prediction]] = []
@@ -257,7 +257,7 @@ def score(store: RunStore, samples: list[Sample], metric: Metric, score_spec: Sc
                 bar.update(1)
 
             try:
-                judge_usage = asyncio.run(_score_async(metric, todo, score_spec, judge_settings, emit, bar,
+                judge_usage = asyncio.run(_score_async(metric, todo, score_spec, judge, emit, bar,
                                                        store.score_dir(score_spec)))
             except HarnessError as exc:  # a judge budget or outage stop: say how far this run got
                 if getattr(exc, "keep_message", False):  # a batch still running or ended: one line as is
@@ -292,30 +292,31 @@ def judge_identity(store: RunStore, score_spec: ScoreSpec, usage: dict[str, Any]
     return identify(score_spec.judge, usage.get("answered", ()), usage.get("call_times", ()))
 
 
-async def _score_async(metric, todo, score_spec, judge_settings, emit, bar,
+async def _score_async(metric, todo, score_spec, judge_config, emit, bar,
                        score_dir: Path | None = None) -> dict[str, Any] | None:
-    judge = judge_settings.open(progress=bar) if metric.needs_judge else None
-    ctx = ScoreContext(protocol=score_spec.protocol, judge=judge,
-                       concurrency=getattr(judge_settings, "concurrency", 64) if judge else 64)
-    batch = None
-    try:
-        if judge is not None and getattr(judge_settings, "mode", "online") == "batch":
-            from harness.judge_batch import (
-                score_batched,  # the provider's batch API, resumable
-            )
+    """Score `todo`, the judge (if the metric needs one) a model client in its role. In batch mode every
+    sample starts at once, so the batch transport sees every first question before it submits."""
+    from harness.client.core import ModelClient
 
-            batch = await score_batched(metric, todo, ctx, emit, score_dir, progress=bar)
-        else:
-            await metric.score_all(todo, ctx, emit)
-    finally:
-        if judge is not None:
-            await judge.aclose()
-    if judge is None:
+    if not metric.needs_judge:
+        await metric.score_all(todo, ScoreContext(protocol=score_spec.protocol), emit)
         return None
-    usage = judge.usage()
-    if batch is not None:
-        usage["batch"] = batch
-    return usage
+    judge = ModelClient(judge_config, progress=bar, batch_dir=score_dir)
+    window = len(todo) if judge_config.mode == "batch" else 2 * judge_config.concurrency
+    ctx = ScoreContext(protocol=score_spec.protocol, judge=judge, concurrency=judge_config.concurrency, window=window)
+
+    def emit_unless_stopped(sc: SampleScore) -> None:
+        # after a run-stopping error, a failed score may be its echo (a metric that caught it): the sample
+        # is left for the next run instead
+        if sc.ok or not judge.stopped:
+            emit(sc)
+
+    try:
+        await metric.score_all(todo, ctx, emit_unless_stopped)
+        judge.raise_if_stopped()
+    finally:
+        await judge.aclose()
+    return judge.usage()
 
 
 def make_result(store: RunStore, metric: Metric, score_spec: ScoreSpec, rows,

@@ -103,7 +103,8 @@ class OpenAIServer(_Server):
 class GeminiServer(_Server):
     """The parts of generativelanguage.googleapis.com the Gemini adapter uses.
 
-    Files start PROCESSING and turn ACTIVE after `polls_until_active` GETs.
+    Files start PROCESSING and turn ACTIVE after `polls_until_active` GETs. `faults`: HTTP statuses the next
+    generateContent requests get instead of an answer, in order.
     """
 
     def __init__(self, polls_until_active: int = 1):
@@ -113,6 +114,7 @@ class GeminiServer(_Server):
         self.uploads: dict[str, dict[str, Any]] = {}
         self.polls_until_active = polls_until_active
         self.deleted: list[str] = []
+        self.faults: list[int] = []
 
     def count(self, method: str, fragment: str) -> int:
         return sum(1 for r in self.requests if r["method"] == method and fragment in r["path"])
@@ -160,6 +162,9 @@ class GeminiServer(_Server):
                 del self.files[name]
                 self.deleted.append(name)
                 return _json({})
+        if method == "POST" and ":generateContent" in path and self.faults:
+            status = self.faults.pop(0)
+            return _json({"error": {"code": status, "message": f"fake fault {status}", "status": "FAKE"}}, status)
         if method == "POST" and ":generateContent" in path:
             parts = data["contents"][-1]["parts"]
             # protobuf JSON: the API accepts lowerCamel and snake_case field names alike

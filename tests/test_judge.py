@@ -1,4 +1,4 @@
-"""The judge client against a real HTTP server on 127.0.0.1 (tests/judge_server.py)."""
+"""The model client in the judge role against a real HTTP server on 127.0.0.1 (tests/judge_server.py)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ from types import SimpleNamespace
 
 import pytest
 
-from harness.errors import BudgetExceeded
-from harness.judge import PRICES, JudgeConfigError, JudgeSettings, JudgeUnavailable
+from harness.cli.judge_args import judge_config
+from harness.client.config import PRICES
+from harness.client.core import ModelClient
+from harness.errors import BudgetExceeded, EndpointRefused, EndpointUnavailable
 from harness.metric import bounded_map
+from harness.settings import Environment
 from judge_server import FAST, JudgeServer
 
 
@@ -26,10 +29,13 @@ def srv(server):
     server.rates, server.poison, server.latency = {}, set(), 0.0
 
 
+def judge_args(model="gpt-35-turbo-0125", url=None, concurrency=64, budget=None, cache=None, mode="online"):
+    return SimpleNamespace(judge_model=model, judge_base_url=url, judge_concurrency=concurrency, judge_budget=budget,
+                           cache_dir=None if cache is None else str(cache), judge_mode=mode, batch_wait=None)
+
+
 def settings(url, cache, concurrency=8, budget=None, model="gpt-35-turbo-0125", **env):
-    args = SimpleNamespace(judge_model=model, judge_base_url=url, judge_concurrency=concurrency,
-                           judge_budget=budget, cache_dir=str(cache))
-    return JudgeSettings.from_args(args, env={**FAST, **env})
+    return judge_config(judge_args(model, url, concurrency, budget, cache), Environment.load({**FAST, **env}))
 
 
 def q(i=0, text="hello"):
@@ -38,7 +44,7 @@ def q(i=0, text="hello"):
 
 def run(settings_, fn):
     async def main():
-        client = settings_.open()
+        client = ModelClient(settings_)
         try:
             return await fn(client), client.usage()
         finally:
@@ -54,32 +60,31 @@ def gaps(srv):
 
 # -- settings ---------------------------------------------------------------------------------
 def test_endpoint_selection_and_spec_has_no_secret():
-    args = SimpleNamespace(judge_model="gpt-35-turbo-0125", judge_base_url=None, judge_concurrency=64,
-                           judge_budget=None, cache_dir=None)
-    none = JudgeSettings.from_args(args, env={})
+    args = judge_args()
+    none = judge_config(args, Environment.load({}))
     assert not none.configured()
+    assert not judge_config(args, Environment.load({"OPENAI_BASE_URL": "http://x/v1"})).configured()
 
-    openai_ = JudgeSettings.from_args(args, env={"OPENAI_API_KEY": "sk-secret-1"})
+    openai_ = judge_config(args, Environment.load({"OPENAI_API_KEY": "sk-secret-1"}))
     assert openai_.configured() and openai_.provider == "openai"
     assert openai_.spec().base_url is None
 
-    azure = JudgeSettings.from_args(args, env={"AZURE_OPENAI_ENDPOINT": "https://res.openai.azure.com/",
-                                               "AZURE_OPENAI_API_KEY": "secret-2", "OPENAI_API_VERSION": "2024-02-01",
-                                               "OPENAI_API_KEY": "sk-secret-1"})
+    azure = judge_config(args, Environment.load({
+        "AZURE_OPENAI_ENDPOINT": "https://res.openai.azure.com/", "AZURE_OPENAI_API_KEY": "secret-2",
+        "OPENAI_API_VERSION": "2024-02-01", "OPENAI_API_KEY": "sk-secret-1"}))
     spec = azure.spec()
     assert azure.configured() and spec.provider == "azure"
     assert spec.base_url == "https://res.openai.azure.com" and spec.api_version == "2024-02-01"
-    assert "secret" not in spec.model_dump_json() and "secret" not in repr(azure.spec())
+    assert "secret" not in spec.model_dump_json() and "secret" not in repr(azure.spec()) and "secret" not in repr(azure)
 
     args.judge_base_url = "http://127.0.0.1:9/v1/"
-    local = JudgeSettings.from_args(args, env={"AZURE_OPENAI_ENDPOINT": "x", "AZURE_OPENAI_API_KEY": "y"})
+    local = judge_config(args, Environment.load({"AZURE_OPENAI_ENDPOINT": "x", "AZURE_OPENAI_API_KEY": "y"}))
     assert local.configured() and local.spec().provider == "openai"
     assert local.spec().base_url == "http://127.0.0.1:9/v1"  # explicit URL wins, trailing slash dropped
 
     with pytest.raises(Exception, match="HARNESS_JUDGE_PRICE"):
-        JudgeSettings.from_args(SimpleNamespace(judge_model="my-local-judge", judge_budget=1.0), env={})
-    priced = JudgeSettings.from_args(SimpleNamespace(judge_model="my-local-judge", judge_budget=1.0),
-                                     env={"HARNESS_JUDGE_PRICE": "0.1,0.2"})
+        judge_config(judge_args("my-local-judge", budget=1.0), Environment.load({}))
+    priced = judge_config(judge_args("my-local-judge", budget=1.0), Environment.load({"HARNESS_JUDGE_PRICE": "0.1,0.2"}))
     assert priced.price == (0.1, 0.2)
     assert PRICES["gpt-35-turbo-0125"] == (0.5, 1.5)
 
@@ -140,10 +145,10 @@ def test_bad_request_ends_the_question_and_auth_errors_stop_the_run(srv, tmp_pat
     answer, usage = run(settings(srv.url, tmp_path), lambda c: c.ask(q(), str))
     assert not answer.ok and "400" in answer.reason and len(srv.requests) == 1
     srv.script = ["401"]
-    with pytest.raises(JudgeConfigError, match="credentials"):
+    with pytest.raises(EndpointRefused, match="credentials"):
         run(settings(srv.url, tmp_path), lambda c: c.ask(q(1), str))
     srv.script = ["404"]
-    with pytest.raises(JudgeConfigError, match="not found"):
+    with pytest.raises(EndpointRefused, match="not found"):
         run(settings(srv.url, tmp_path, model="gpt-35-turbo-0125"), lambda c: c.ask(q(2), str))
 
 
@@ -154,7 +159,7 @@ def test_unreachable_endpoint_stops_the_run(tmp_path):
     sock.close()  # nothing listens there: connection refused
     s = settings(f"http://127.0.0.1:{port}/v1", tmp_path, HARNESS_JUDGE_RETRIES="2",
                  HARNESS_JUDGE_UNAVAILABLE_AFTER="3")
-    with pytest.raises(JudgeUnavailable, match="unavailable"):
+    with pytest.raises(EndpointUnavailable, match="unavailable"):
         run(s, lambda c: asyncio.gather(*(c.ask(q(i), str) for i in range(20))))
 
 
@@ -257,7 +262,7 @@ def test_progress_bar_shows_rate_cache_tokens_and_cost(srv, tmp_path):
     bar = Bar()
 
     async def main():
-        client = settings(srv.url, tmp_path).open(progress=bar)
+        client = ModelClient(settings(srv.url, tmp_path), progress=bar)
         await client.ask(q(), str)
         await client.aclose()
 
@@ -285,8 +290,8 @@ def test_error_texts_never_carry_a_key(srv, tmp_path):
 
     async def main():
         nonlocal client
-        client = s.open()
-        text = client._redact("Incorrect API key provided: sk-test-abcdef123456 and sk-proj-****abcd, "
+        client = ModelClient(s)
+        text = client.redact("Incorrect API key provided: sk-test-abcdef123456 and sk-proj-****abcd, "
                               "key 0123456789abcdef0123456789abcdef")
         await client.aclose()
         return text

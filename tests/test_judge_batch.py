@@ -1,5 +1,5 @@
-"""The judge through the batch API (`--judge-mode batch`, harness/judge_batch.py) against the loopback
-server's files and batches endpoints (tests/judge_server.py), on the real DREAM-1K and MSVD-QA
+"""The judge through the batch API (`--judge-mode batch`, the batch transport harness/client/batch.py) against
+the loopback server's files and batches endpoints (tests/judge_server.py), on the real DREAM-1K and MSVD-QA
 annotations from ../shared."""
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from types import SimpleNamespace
 import pytest
 
 from conftest import ANNOTATIONS, read_jsonl, tarsier_predictions
-from harness.judge import JudgeSettings
-from harness.judge_batch import LOG_NAME, score_batched
-from harness.metric import Metric, ScoreContext
+from harness.cli.judge_args import judge_config
+from harness.client.batch import LOG_NAME
+from harness.metric import Metric
+from harness.settings import Environment
 from harness.types import Prediction, Sample, SampleScore
 from judge_server import FAST, write_dream_predictions
 
@@ -97,7 +98,8 @@ def test_dream_batch_survives_a_restart_and_scores_exactly_like_online(env, srv,
     assert srv.batches[first_id]["endpoint"] == "/v1/chat/completions"
     assert srv.batches[first_id]["completion_window"] == "24h"
 
-    # 2. the same command re-attaches (no second batch for round 1), then runs round 2 (precision)
+    # 2. the same command re-attaches (no second batch for the first questions), then asks the precision
+    #    questions that needed their answers in a second batch
     rc, out, err = cli(*batch, "--batch-wait", "30")
     assert rc == 0, err
     res = json.loads(out)
@@ -108,9 +110,9 @@ def test_dream_batch_survives_a_restart_and_scores_exactly_like_online(env, srv,
     sent = srv.batch_bodies()
     assert len(sent) == 150 and len(set(canon(sent))) == 150  # no request went out twice
     assert not srv.requests  # nothing online
+    assert len(read_jsonl(folder / "scores.jsonl")) == 50  # every sample written once, as online
     usage = res["extra"]["judge_usage"]
     assert usage["batch"]["reattached"] == [first_id] and usage["batch"]["batches"] == ["batch_0002"]
-    assert usage["batch"]["rounds"] == 2  # AutoDQ: precision needs round 1's extracted events
     assert usage["batch_calls"] == 150 and usage["calls"] == 0 and usage["batch"]["price_factor"] == 0.5
 
     # 3. online on a fresh cache: the same request bodies, the same scores, twice the price
@@ -237,7 +239,7 @@ def test_msvd_qa_in_batch_mode_and_rescore_under_another_judge(env, srv, tmp_pat
     res = json.loads(out)
     assert res["n_scored"] == 30 and len(srv.batches_created()) == 3 and len(srv.batch_lines) == 30
     assert [b["request_counts"]["total"] for b in srv.batches_created()] == [12, 12, 6]
-    assert res["extra"]["judge_usage"]["batch"]["rounds"] == 1
+    assert res["extra"]["judge_usage"]["batch"]["batches"] == ["batch_0001", "batch_0002", "batch_0003"]
 
     (run_dir,) = [p.parent for p in (tmp_path / "r").glob("*/msvd-qa/*/spec.json")]
     rc, out, err = cli("rescore", str(run_dir), "--judge-model", "gpt-4o-mini", "--judge-mode", "batch",
@@ -267,19 +269,20 @@ class Swallowing(Metric):
 
 
 def test_a_waiting_sample_is_never_emitted_even_by_a_careless_metric(env, srv, tmp_path):
-    settings = JudgeSettings.from_args(SimpleNamespace(judge_model="m", judge_base_url=srv.url, judge_mode="batch",
-                                                       batch_wait=0, cache_dir=str(tmp_path / "c")), env=FAST)
+    from harness.runner import _score_async
+    from harness.types import ScoreSpec
+
     items = [(Sample(id=f"s{i}", benchmark="b", idx=i, dataset="d", prompt="p", cluster=f"v{i}"),
               Prediction(sample_id=f"s{i}", text="t")) for i in range(3)]
     emitted: list[SampleScore] = []
 
     async def go(wait):
-        settings.batch_wait = wait
-        client = settings.open()
-        try:
-            return await score_batched(Swallowing(), items, ScoreContext(judge=client), emitted.append, tmp_path / "s")
-        finally:
-            await client.aclose()
+        args = SimpleNamespace(judge_model="m", judge_base_url=srv.url, judge_concurrency=8, judge_budget=None,
+                               judge_mode="batch", batch_wait=wait, cache_dir=str(tmp_path / "c"))
+        config = judge_config(args, Environment.load(FAST))
+        usage = await _score_async(Swallowing(), items, ScoreSpec(metric="swallowing"), config, emitted.append, None,
+                                   tmp_path / "s")
+        return usage["batch"]
 
     with pytest.raises(Exception, match="still validating"):
         asyncio.run(go(0))

@@ -75,3 +75,20 @@ def test_interrupted_run_resumes_without_redoing(tmp_path):
     assert json.loads(second.stdout)["metrics"] == json.loads(first.stdout)["metrics"] == {"accuracy": 100.0}
     show = harness_cli("show", str(pred_path.parent))
     assert show.returncode == 0 and "200 ok" in show.stdout and "accuracy 100.00" in show.stdout
+
+
+def test_records_are_readable_at_once_and_fsynced_in_groups(tmp_path, monkeypatch):
+    """A killed process loses nothing (each record reaches the OS as written); fsync, which blocks the
+    scoring loop for milliseconds, runs once per group and on close, not once per record."""
+    import harness.jsonl as jsonl
+
+    synced = []
+    real = jsonl.os.fsync
+    monkeypatch.setattr(jsonl.os, "fsync", lambda fd: synced.append(fd) or real(fd))
+    path = tmp_path / "scores.jsonl"
+    with LogWriter(path, seconds=3600) as w:  # groups by count only here: 150 records = 1 full group + 50
+        for i in range(150):
+            w.write({"sample_id": str(i)})
+            assert len(list(read_log(path))) == i + 1  # another reader sees it at once
+        during = len(synced)
+    assert during == 1 and len(synced) == 2  # the last, partial group on close

@@ -44,9 +44,10 @@ def run(args) -> int:
     metric = bench.make_metric()
     judge = None
     if bench.needs_judge:
-        from harness.judge import JudgeSettings
+        from harness.cli.judge_args import judge_config
+        from harness.settings import Environment
 
-        judge = JudgeSettings.from_args(args)
+        judge = judge_config(args, Environment.load())
         if not judge.configured():
             from harness.errors import JudgeNotConfigured
 

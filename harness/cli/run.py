@@ -9,7 +9,7 @@ from pathlib import Path
 
 from harness import registry
 from harness.adapter import AdapterOptions
-from harness.cli.judge_args import add_judge_arguments
+from harness.cli.judge_args import add_judge_arguments, judge_config
 from harness.cli.numbers import count, fraction, number
 from harness.types import MAX_FRAMES
 from harness.cli.output import print_result
@@ -75,22 +75,23 @@ def add_parser(sub) -> None:
     p.set_defaults(handler=run)
 
 
-def adapter_options(args, bench=None) -> AdapterOptions:
+def adapter_options(args, env, bench=None) -> AdapterOptions:
     """The options of the run: the command line, then the model's profile for what it leaves open
     (a benchmark that fixes its frame count gives it unless --frames does)."""
     from harness.adapters.profiles import profile_options
 
     name = getattr(bench, "name", bench)
-    return profile_options(args.model, name, _options(args, bench))[0]
+    return profile_options(args.model, name, _options(args, env, bench))[0]
 
 
-def _options(args, bench=None) -> AdapterOptions:
+def _options(args, env, bench=None) -> AdapterOptions:
     frames = args.frames if args.frames is not None else getattr(bench, "frames", None)
     return AdapterOptions(
         model_path=args.model_path, revision=args.revision, device=args.device, backend=args.backend,
         base_url=args.base_url, frames=frames, batch_size=args.batch_size,
         max_new_tokens=args.max_new_tokens, concurrency=args.concurrency, detail=args.detail,
         cache_dir=args.cache_dir, display_name=args.model_name, protocol=getattr(args, "protocol", "strict"),
+        env=env,
         extra={k: v for k, v in (("dtype", getattr(args, "dtype", None)),
                                  ("gemini_input", getattr(args, "gemini_input", None))) if v},
     )
@@ -117,13 +118,9 @@ def executor_settings(args):
                             gpus_per_replica=gpus, cpus_per_replica=cpus)
 
 
-def judge_settings(args):
-    from harness.judge import JudgeSettings
-
-    return JudgeSettings.from_args(args)
-
-
 def run(args) -> int:
+    from harness.settings import Environment
+
     names = [b.strip() for b in args.bench.split(",") if b.strip()]
     if not names:
         raise BadInput("--bench needs at least one benchmark name")
@@ -136,17 +133,18 @@ def run(args) -> int:
     if args.stage is None:
         args.stage = "generate" if args.shard else "all"
     executor = executor_settings(args)
+    env = Environment.load()  # every environment variable, read once
     if args.stage != "score" and args.executor == "local":
         # Fail fast, before annotations, judge or videos: can this model run here at all?
         # (GPU, weights, extras, API keys; Ray checks where its actors run.)
-        registry.adapter(args.model, adapter_options(args, benches[0])).check()
+        registry.adapter(args.model, adapter_options(args, env, benches[0])).check()
     needs_judge = any(b.needs_judge for b in benches)
-    judge = judge_settings(args) if needs_judge and args.stage != "generate" else None
+    judge = judge_config(args, env) if needs_judge and args.stage != "generate" else None
     results, exit_code = [], 0
     for declared in benches:
         bench = declared.name
         req = RunRequest(
-            model=args.model, bench=declared, options=adapter_options(args, declared),
+            model=args.model, bench=declared, options=adapter_options(args, env, declared),
             annotations=args.annotations, video_root=args.video_root, limit=args.limit, protocol=args.protocol,
             out=args.out, stage=args.stage, judge=judge, progress=not args.no_progress,
             executor=executor, shard=args.shard, allow_foreign=args.allow_foreign_annotations,
