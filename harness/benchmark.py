@@ -319,6 +319,10 @@ class Benchmark(BaseModel):
         if not isinstance(text, dict):
             raise RowError("text", "must be an object with prompt and response")
         question = text.get("question")
+        for key, value in (("question", question), ("prompt", text.get("prompt"))):
+            if value is not None and not isinstance(value, str):
+                raise RowError(G.field_name(key, row["format"], self.columns),
+                               f"must be text, not {type(value).__name__}")
         options = row["options"] if "options" in row else parse_options(question or text.get("prompt") or "")
         extra = row.get("extra_info") or {}
         if not isinstance(extra, dict):

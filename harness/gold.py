@@ -17,12 +17,13 @@ _NAMES = {
     "response": {"text": "text.response", "messages": "reference (the assistant item's)",
                  "dream-metadata": "description"},
     "question": {"text": "text.question", "messages": "the user text", "dream-metadata": "question"},
+    "prompt": {"text": "text.prompt", "messages": "the user text", "dream-metadata": "prompt"},
 }
 
 
 def field_name(kind: str, fmt: str, columns: Any = None) -> str:
     if fmt == "table" and columns is not None:
-        return getattr(columns, "answer" if kind == "response" else kind)
+        return getattr(columns, "answer" if kind == "response" else kind, kind)
     return _NAMES[kind].get(fmt, kind)
 
 

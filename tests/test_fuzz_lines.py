@@ -165,8 +165,6 @@ FIELDS = ["idx", "dataset", "text", "vid", "video_file", "extra_info", "text.pro
           "text.question"]
 
 
-@pytest.mark.xfail(reason="benchmark-level field checks are issue 12 item 1 (the benchmark declarations); "
-                          "benchmark.py lets some wrong types through as AttributeError", strict=False)
 @FUZZ
 @given(where=st.integers(0, len(ROWS) - 1), field=st.sampled_from(FIELDS), value=json_values,
        delete=st.booleans())
