@@ -9,13 +9,14 @@ predictions.jsonl, in sample order, with the same resume semantics whichever exe
 
 Ray (`--executor ray`): each actor builds one replica from the adapter's class, model id and
 AdapterOptions and calls check() and load() where it runs. The driver hands out batches to
-idle replicas as they free up (at most `inflight_per_replica` queued per replica, waiting with
-ray.wait on what is in flight). A replica that dies (its process or its node) loses only the
-batches it held: they go back to the front of the queue and the replica is replaced, at most
-`max_replica_failures` times per run (then ExecutorError; what finished is saved). Only the
-batch a replica was running when it died counts an attempt (not those queued behind it); a
-batch running during `batch_attempts` deaths is recorded as failed predictions (retried by the
-next run, like any failed sample) rather than taking down replica after replica.
+idle replicas as they free up, one batch at a time per replica (waiting with ray.wait on what is
+in flight), so when a replica dies (its process or its node) the batch it was running is known
+for certain: with two queued, the answer of a batch that finished just before the death can be
+lost with it, and the wrong batch would be blamed. That batch goes back to the front of the queue
+and the replica is replaced, at most `max_replica_failures` times per run (then ExecutorError;
+what finished is saved); a batch running during `batch_attempts` deaths is recorded as failed
+predictions (retried by the next run, like any failed sample) rather than taking down replica
+after replica.
 
 Without --ray-address, Ray starts on this machine for the run and stops after it: no
 dashboard, num_cpus = replicas x cpus_per_replica (Ray's own processes still listen on all
@@ -54,7 +55,6 @@ class ExecutorSettings:
     replicas: int | None = None  # None: one per `gpus_per_replica` GPUs in the cluster, or 1 on CPU
     gpus_per_replica: float = 0.0
     cpus_per_replica: float = 1.0
-    inflight_per_replica: int = 2  # batches queued on a replica (hides the round trip)
     batch_attempts: int = 3  # replicas a batch may take down before its samples are marked failed
     max_replica_failures: int | None = None  # replicas replaced before giving up; None: max(3, 2 * replicas)
 
@@ -234,8 +234,7 @@ class _Pool:
             max_restarts=0, max_task_retries=0)
         self.actors: dict[int, Any] = {}  # replica number -> handle (alive, set up or being set up)
         self.ready: list[int] = []  # set up, accepting work, in order of readiness
-        self.queue: dict[int, list[tuple[int, Any]]] = {}  # (batch, ref) in flight per replica, in order
-        self.culprit: dict[int, int | None] = {}  # dead replica -> the batch it was running
+        self.busy: dict[int, int] = {}  # replica -> the one batch it is running
         self.setups: dict[Any, int] = {}  # setup ref -> replica
         self.work: dict[Any, tuple[int, int]] = {}  # generate ref -> (replica, batch index)
         self.failures = 0
@@ -248,7 +247,6 @@ class _Pool:
         self._next_id += 1
         handle = self.remote_cls.remote(type(self.adapter), self.adapter.model, self.adapter.options)
         self.actors[rid] = handle
-        self.queue[rid] = []
         self.setups[handle.setup.remote()] = rid
 
     def lost(self, rid: int, exc: BaseException) -> None:
@@ -273,11 +271,11 @@ class _Pool:
 
     def dispatch(self) -> None:
         for rid in self.ready:
-            while self.pending and len(self.queue[rid]) < self.s.inflight_per_replica:
+            if self.pending and rid not in self.busy:
                 b = self.pending.popleft()
                 ref = self.actors[rid].generate.remote(self.batches[b])
                 self.work[ref] = (rid, b)
-                self.queue[rid].append((b, ref))
+                self.busy[rid] = b
 
     def start(self) -> None:
         for _ in range(self.replicas):
@@ -322,12 +320,8 @@ class _Pool:
             except self.task_error as exc:  # the adapter raised: fail as the local executor would
                 _reraise_cause(exc)
             except self.died as exc:
-                # only the batch that was running when the replica died counts an attempt;
-                # batches queued behind it go back in line unharmed
-                if rid not in self.culprit:
-                    self.culprit[rid] = self._running(rid)
-                self.queue[rid].remove((b, ref))
-                attempts[b] += self.culprit[rid] == b
+                del self.busy[rid]  # the batch it was running when it died: one attempt
+                attempts[b] += 1
                 if attempts[b] >= self.s.batch_attempts:
                     reason = f"replica died {attempts[b]} times on this batch: {_first_line(exc)}"
                     yield BatchDone(b, [Prediction(sample_id=s.id, error=reason) for s in batches[b]], None)
@@ -335,20 +329,8 @@ class _Pool:
                     self.pending.appendleft(b)  # first in line for the next idle replica
                 self.lost(rid, exc)
                 continue
-            self.queue[rid].remove((b, ref))
+            del self.busy[rid]
             yield BatchDone(b, preds, seconds)
-
-    def _running(self, rid: int) -> int | None:
-        """The batch a dead replica was running: it runs them in order, so the first one without a result."""
-        for b, ref in self.queue[rid]:
-            ready, _ = self.ray.wait([ref], num_returns=1, timeout=0)
-            if not ready:
-                return b
-            try:
-                self.ray.get(ref)
-            except Exception:  # noqa: BLE001 - the death, as seen from this batch
-                return b
-        return None
 
     def shutdown(self) -> None:
         ray = self.ray
