@@ -435,3 +435,12 @@ def _names_of(head: str) -> list[str]:
     import html as H
 
     return [H.unescape(x) for x in re.findall(r'class="group">([^<]*)<', head)]
+
+
+def test_site_bench_script_runs(tmp_path, capsys):
+    """bench/site.py prints its figures (build time, page weights) for a small synthetic site."""
+    rc = _bench_module().main(["--out", str(tmp_path / "b"), "--models", "2", "--samples", "30", "--runs", "2",
+                               "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert rc in (0, 1) and out["records"] == 2 * out["benchmarks"] and out["benchmarks"] > 5
+    assert out["build_s"] > 0 and out["explorer_first_load_kb"] > 0
