@@ -267,7 +267,7 @@ def frame_strips(samples: list[Any], n: int, out_dir: Path, warnings: list[str])
 
 def build_explorer(bench: str, bench_title: str, runs: list[RunInfo], out_dir: Path, *,
                    samples: list[Any] | None, strip_frames: int, warnings: list[str],
-                   model_slugs: dict[str, str], root: str) -> dict[str, Any]:
+                   model_slugs: dict[str, str], root: str, run_pages: dict[str, str] | None = None) -> dict[str, Any]:
     """Write the explorer data for one benchmark; returns a summary for the templates."""
     from harness.store import RunStore
     from harness.types import Prediction
@@ -316,12 +316,14 @@ def build_explorer(bench: str, bench_title: str, runs: list[RunInfo], out_dir: P
                 "n_scored": res.n_scored if res else None,
                 "n_total": max(res.n_total, res.n_benchmark or 0) if res else None,
                 "n_failed": res.n_failed if res else None,
+                "files": bool(re.fullmatch(r"[0-9a-f]{16}", ss.id)),
             })
         runs_meta.append({
             "id": run.id, "model": run.model, "rel": run.rel, "backend": run.spec.backend,
             "revision": run.spec.model_revision,
             "frames": None if run.spec.backend == "file" else run.spec.frames.n_frames,
             "model_page": f"{root}models/{model_slugs[run.model]}.html" if run.model in model_slugs else None,
+            "page": (run_pages or {}).get(run.rel),
             "score_sets": sets,
         })
 

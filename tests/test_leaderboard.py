@@ -151,7 +151,13 @@ def _names(rows: list[str]) -> list[str]:
 
 
 def _rows(table_html: str) -> list[str]:
-    return table_html.split('<tbody class="row"')[1:]
+    """The source rows of a table (one per model variant and source: the "every source" view)."""
+    return [r.split('<tbody class="row model"')[0] for r in table_html.split('<tbody class="row src"')[1:]]
+
+
+def _models(table_html: str) -> list[str]:
+    """The model rows of a table (the default view), each without its source rows."""
+    return [r.split('<tbody class="row src"')[0] for r in table_html.split('<tbody class="row model"')[1:]]
 
 
 def test_index_dream_table_has_every_record_sorted_by_f1(site):
@@ -167,12 +173,46 @@ def test_index_dream_table_has_every_record_sorted_by_f1(site):
     for row in reported:  # each marked with its provenance and source
         assert re.search(r'class="badge prov-(original|citing|third-party)"', row)
         assert 'class="src"' in row
-    # default sort: F1 under the reference judge, best first
+    # default sort: F1 under the reference judge, best first, one row per model
     m = re.search(r'data-default-sort="([^"]+)"', table)
     assert m and "f1-gpt-35-turbo-0125" in m.group(1)
-    first = re.findall(r'data-col="%s" data-v="([^"]*)"' % re.escape(m.group(1)), table)
+    models = _models(table)
+    names = [re.search(r'data-model="([^"]+)"', r).group(1) for r in models]
+    assert len(names) == len(set(names)) == len({r.model.name for r in dream if r.model.name not in (
+        LIMIT_MODEL, SHORT_MODEL)})
+    first = [re.search(r'data-col="%s" data-v="([^"]*)"' % re.escape(m.group(1)), r).group(1) for r in models]
     values = [float(v) for v in first if v]
     assert values == sorted(values, reverse=True) and values[0] == 42.0
+    assert all(not v for v in first[len(values):])
+
+
+def _model_row(table_html: str, name: str) -> str:
+    return next(r for r in _models(table_html) if f'data-model="{name}"' in r)
+
+
+def test_one_row_per_model_with_the_best_sourced_number(site):
+    """The default view: each model once, with its best-sourced number (reproduced > reported by the
+    authors > third-party > quoted), a rank that ties share, and every source behind its expander with
+    why it differs."""
+    html = (site["site"] / "index.html").read_text()
+    table = _table(html, "table-detailed-caption")
+    col = re.search(r'data-default-sort="([^"]+)"', table).group(1)
+    value = lambda row: re.search(r'data-col="%s" data-v="([^"]*)"' % re.escape(col), row).group(1)  # noqa: E731
+    rank = lambda row: re.search(r'<td class="rank" data-rank>([^<]*)<', row).group(1)  # noqa: E731
+    # Tarsier2-7B: 42.0 from its authors, never the third-party 31.5 nor the leaderboard's older 40.1
+    t2 = _model_row(table, "Tarsier2-7B")
+    assert float(value(t2)) == 42.0 and rank(t2) == "1"
+    assert "Tarsier README (notes)" in t2 and "6 sources" in t2
+    sources = [r for r in _rows(table) if 'data-model="Tarsier2-7B"' in r]
+    assert len(sources) == 6 and all('data-of="' in r for r in sources)
+    assert "differs: " in sources[-1] and any("16 frames (shown: not stated)" in r for r in sources)
+    assert any("source third-party: tarsier issue #45" in r for r in sources)
+    # ties share a rank, the next skips (34.0 twice: 9, 9, 11)
+    assert rank(_model_row(table, "GPT-4o mini")) == rank(_model_row(table, "LLaVA-Video-72B")) == "9"
+    assert rank(_model_row(table, "LLaVA-OneVision-72B")) == "11"
+    assert "reproduced by this harness (a ranked run) before" in html  # the rule is stated on the page
+    # the rows "every source" lists stay on the page, one click away
+    assert 'name="view" value="rows"' in html
 
 
 def test_judges_splits_and_egoschema_are_separate_columns(site):
@@ -444,3 +484,29 @@ def test_site_bench_script_runs(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert rc in (0, 1) and out["records"] == 2 * out["benchmarks"] and out["benchmarks"] > 5
     assert out["build_s"] > 0 and out["explorer_first_load_kb"] > 0
+
+
+def test_source_rule_reproduced_then_authors_then_third_party_then_quoted():
+    from harness.leaderboard import data as D
+
+    def rec(rid, value, role=None, date=None, flags=(), partial=False):
+        if role is None:
+            r = _reproduced(rid, "next-qa", "M", value, (value - 1, value + 1))
+            return r.model_copy(update={"n_scored": 500}) if partial else r
+        return ResultRecord(id=rid, benchmark="next-qa", benchmark_title="NExT-QA", split="val",
+                            model=ModelInfo(name="M"), metric="accuracy", metrics={"accuracy": value},
+                            protocol="strict", date=date, flags=list(flags),
+                            provenance=Reported(source=f"S {rid}", where="T1", role=role))
+
+    def shown(*recs):
+        table = D.make_table("t", "t", "", list(recs), {})
+        (m,) = table.models
+        return m.cells[table.columns[0].key].value
+
+    quoted, third, old, new = rec("q.x", 10.0, "citing"), rec("t.x", 20.0, "third-party"), \
+        rec("o.x", 30.0, "original", "2024-07"), rec("n.x", 31.0, "original", "2025-01")
+    assert shown(quoted, third) == 20.0 and shown(quoted, third, old) == 30.0
+    assert shown(old, new) == 31.0  # the most recent source among equals
+    assert shown(old, rec("s.x", 40.0, "original", "2026-01", flags=["superseded"])) == 30.0
+    assert shown(quoted, third, old, new, rec("r.x", 50.0)) == 50.0  # a ranked reproduction first
+    assert shown(old, rec("p.x", 50.0, partial=True)) == 30.0  # a partial run is not ranked: apart
