@@ -510,3 +510,19 @@ def test_source_rule_reproduced_then_authors_then_third_party_then_quoted():
     assert shown(old, rec("s.x", 40.0, "original", "2026-01", flags=["superseded"])) == 30.0
     assert shown(quoted, third, old, new, rec("r.x", 50.0)) == 50.0  # a ranked reproduction first
     assert shown(old, rec("p.x", 50.0, partial=True)) == 30.0  # a partial run is not ranked: apart
+
+
+def test_group_tables_and_downloads_carry_group_intervals(site):
+    """A run's per-subset and per-bucket values carry their bootstrap intervals on the benchmark page and
+    in groups.csv; reported group values say they have none."""
+    page = (site["site"] / "benchmarks" / "dream.html").read_text()
+    apart = _table(page, "groups-dream-subset-apart")
+    row = next(r for r in _rows(apart) if f'data-model="{LIMIT_MODEL}"' in r)
+    main = row.split('class="detail"')[0]
+    assert re.search(r'<span class="ci">\[\d+\.\d, \d+\.\d\]</span>', main) and "no interval" not in main
+    ranked = _table(page, "groups-dream-subset")
+    assert "no interval" in ranked  # the published numbers per subset come without one
+    with (site["site"] / "downloads" / "groups.csv").open(newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["model"] == LIMIT_MODEL and r["group"].startswith("subset=")]
+    assert rows and all(float(r["ci_low"]) <= float(r["value"]) <= float(r["ci_high"]) for r in rows)
+    assert all("bootstrap" in r["interval_method"] for r in rows)

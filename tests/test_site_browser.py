@@ -422,12 +422,6 @@ def test_a_filtered_sorted_view_reloads_from_its_url(site, sized):
 @pytest.fixture(scope="module")
 def ab_site(tmp_path_factory):
     """Two file: runs on the same 200 NExT-QA questions, answers planted so that they disagree."""
-    from harness.adapter import AdapterOptions
-    from harness.leaderboard.build import BuildOptions, build_site
-    from harness.runner import RunRequest, run
-    from conftest import tarsier_predictions
-    from test_leaderboard import NEXTQA
-
     root = tmp_path_factory.mktemp("ab")
     off_the_loop(_ab_runs, root)
     return root
