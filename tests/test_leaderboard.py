@@ -367,6 +367,14 @@ def test_frame_strips_when_the_video_is_local(tmp_path, monkeypatch):
 
     monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "cache"))
     _bench_module().make_runs(tmp_path / "w", 1, 2, random.Random(3), video=str(DEMO_VIDEO))
+    # what the model was given, as an adapter records it (meta.inputs)
+    preds = next((tmp_path / "w" / "runs").rglob("predictions.jsonl"))
+    lines = [json.loads(x) for x in preds.read_text().splitlines()]
+    for rec in lines:
+        rec["meta"] = {"inputs": {"frame_indices": [0, 5, 9], "timestamps": [0.0, 0.2, 0.36], "decoded_wh": [640, 360],
+                                  "resized_wh": [336, 196], "visual_tokens": 1728, "prompt_sha256": "ab" * 32,
+                                  "secret_thing": "not shown"}}
+    preds.write_text("".join(json.dumps(x) + "\n" for x in lines))
     (tmp_path / "results").mkdir()
     build_site(BuildOptions(results=tmp_path / "results", runs=tmp_path / "w" / "runs", out=tmp_path / "site",
                             plots=False, strip_frames=4))
@@ -375,6 +383,8 @@ def test_frame_strips_when_the_video_is_local(tmp_path, monkeypatch):
     entries = json.loads(chunk[chunk.index("] = ") + 4:].strip().rstrip(";"))
     frames = entries[0]["frames"]
     assert [f["index"] for f in frames] == sample_frames(DEMO_VIDEO, 4).indices
+    inputs = entries[0]["runs"][0]["inputs"]  # shown beside the frames
+    assert inputs["frame_indices"] == [0, 5, 9] and inputs["visual_tokens"] == 1728 and "secret_thing" not in inputs
     for f in frames:
         assert (ex / f["src"]).is_file() and (ex / f["src"]).stat().st_size > 1000
 
