@@ -536,3 +536,29 @@ def test_group_tables_and_downloads_carry_group_intervals(site):
         rows = [r for r in csv.DictReader(fh) if r["model"] == LIMIT_MODEL and r["group"].startswith("subset=")]
     assert rows and all(float(r["ci_low"]) <= float(r["value"]) <= float(r["ci_high"]) for r in rows)
     assert all("bootstrap" in r["interval_method"] for r in rows)
+
+
+def test_run_files_are_copied_byte_for_byte_under_safe_names(tmp_path):
+    """Each run's spec, predictions, prompts, score spec, scores and result are in site/runs/<spec-hash>/,
+    identical to the run's; a scoring folder whose name is not a score hash is never copied."""
+    from harness.leaderboard.build import BuildOptions, build_site
+
+    _bench_module().make_runs(tmp_path / "w", 1, 5, random.Random(5))
+    run_dir = next((tmp_path / "w" / "runs").rglob("spec.json")).parent
+    odd = run_dir / "scores" / "..evil"
+    odd.mkdir()
+    (odd / "score_spec.json").write_text((next((run_dir / "scores").glob("[0-9a-f]*")) / "score_spec.json").read_text())
+    (tmp_path / "results").mkdir()
+    build_site(BuildOptions(results=tmp_path / "results", runs=tmp_path / "w" / "runs", out=tmp_path / "site", plots=False))
+    (folder,) = (tmp_path / "site" / "runs").iterdir()
+    assert re.fullmatch(r"[0-9a-f]{16}", folder.name)
+    for name in ("spec.json", "predictions.jsonl"):
+        assert (folder / name).read_bytes() == (run_dir / name).read_bytes()
+    scorings = [p.name for p in (folder / "scores").iterdir()]
+    assert scorings and all(re.fullmatch(r"[0-9a-f]{16}", n) for n in scorings)
+    for name in ("score_spec.json", "scores.jsonl", "result.json"):
+        assert (folder / "scores" / scorings[0] / name).read_bytes() == (run_dir / "scores" / scorings[0] / name).read_bytes()
+    page = (folder / "index.html").read_text()
+    for href in re.findall(r'<a href="([^"]+)" download>', page):
+        assert (folder / href).resolve().is_file() and (folder / href).resolve().is_relative_to(tmp_path / "site")
+    assert "..evil" not in page and not list((tmp_path / "site").rglob("*evil*"))
