@@ -169,6 +169,8 @@ class ResultRecord(BaseModel):
     # the annotation file and how much of the canonical set the run covered (reproduced records)
     coverage: Coverage | None = None
     groups: dict[str, dict[str, float | int | None]] = Field(default_factory=dict)
+    # 95% intervals of the groups' values (group -> value key -> [low, high]), by interval_method
+    group_intervals: dict[str, dict[str, tuple[Number, Number]]] = Field(default_factory=dict)
     protocol: str = Field(min_length=1)  # tarsier | strict | unknown | <other harness>
     judge: str | None = None  # None: no judge involved; "unknown": judged, judge not stated
     judge_note: str | None = None
@@ -225,7 +227,16 @@ class ResultRecord(BaseModel):
                 raise ValueError(f"intervals.{k}: no such value in metrics")
             if not (lo <= hi) or not (lo - 1e-9 <= v <= hi + 1e-9):
                 raise ValueError(f"intervals.{k}: [{lo}, {hi}] does not contain {v}")
-        if self.intervals and not self.interval_method:
+        for g, ivs in self.group_intervals.items():
+            for k, (lo, hi) in ivs.items():
+                v = self.groups.get(g, {}).get(k)
+                if not isinstance(v, (int, float)):
+                    raise ValueError(f"group_intervals.{g}.{k}: no such value in groups")
+                _in_range(f"group_intervals.{g}.{k}", k, lo)
+                _in_range(f"group_intervals.{g}.{k}", k, hi)
+                if not (lo <= hi) or not (lo - 1e-9 <= v <= hi + 1e-9):
+                    raise ValueError(f"group_intervals.{g}.{k}: [{lo}, {hi}] does not contain {v}")
+        if (self.intervals or self.group_intervals) and not self.interval_method:
             raise ValueError("interval_method: say how the intervals were computed")
         if self.n_scored is not None and self.n_total is not None and self.n_scored > self.n_total:
             raise ValueError(f"n_scored {self.n_scored} > n_total {self.n_total}")
@@ -295,6 +306,8 @@ _OPTIONAL_FIELDS = ("benchmark_family", "benchmark_description")
 
 def record_dict(record: ResultRecord) -> dict[str, Any]:
     unset = {k for k in _OPTIONAL_FIELDS if getattr(record, k) is None}
+    if not record.group_intervals:  # records without them (reported numbers) read as before
+        unset.add("group_intervals")
     return record.model_dump(mode="json", exclude=unset)
 
 
@@ -416,6 +429,8 @@ def from_result(result: Any, *, run: str | None = None, model: ModelInfo | None 
     metrics = {k: v for k, v in result.metrics.items()}
     intervals = {k: (float(lo), float(hi)) for k, (lo, hi) in result.intervals.items()
                  if metrics.get(k) is not None}
+    group_intervals = {g: {k: (float(lo), float(hi)) for k, (lo, hi) in ivs.items()}
+                       for g, ivs in result.group_intervals.items() if ivs}
     return ResultRecord(
         id=rid,
         benchmark=result.benchmark,
@@ -427,7 +442,7 @@ def from_result(result: Any, *, run: str | None = None, model: ModelInfo | None 
         metric=result.metric,
         metrics=metrics,
         intervals=intervals,
-        interval_method=result.interval_method if intervals else None,
+        interval_method=result.interval_method if intervals or group_intervals else None,
         n_scored=result.n_scored,
         n_total=max(result.n_total, result.n_benchmark or 0),  # coverage of the whole benchmark
         n_failed=result.n_failed,
@@ -435,6 +450,7 @@ def from_result(result: Any, *, run: str | None = None, model: ModelInfo | None 
         invalid_pct=result.invalid_pct,
         coverage=result.coverage,
         groups=result.groups,
+        group_intervals=group_intervals,
         protocol=result.protocol,
         judge=result.judge_model,
         judge_identity=JudgeInfo(**result.judge.model_dump()) if result.judge is not None else None,

@@ -330,6 +330,8 @@ def make_result(store: RunStore, metric: Metric, score_spec: ScoreSpec, rows,
     # 95% clustered bootstrap interval for every headline value (failed rows excluded)
     boot = stats.bootstrap(metric, rows, score_spec.protocol)
     intervals = {k: v for k, v in boot.intervals.items() if k in agg.metrics}
+    # and for every group's values (subsets, subtasks, buckets, durations), from the same resamples
+    group_intervals = stats.group_bootstrap(metric, rows, score_spec.protocol, agg.groups).intervals
     extra = dict(agg.extra)
     bench = registry.benchmark_of_run(store)
     note = bench.note
@@ -344,7 +346,7 @@ def make_result(store: RunStore, metric: Metric, score_spec: ScoreSpec, rows,
         metric=metric.headline,
         metrics=agg.metrics,
         intervals=intervals,
-        interval_method=boot.method if intervals else None,
+        interval_method=boot.method if intervals or group_intervals else None,
         frames=spec.frames.n_frames if spec.backend != "file" else None,
         judge_model=score_spec.judge.model if score_spec.judge else None,
         n_total=len(rows),
@@ -357,6 +359,7 @@ def make_result(store: RunStore, metric: Metric, score_spec: ScoreSpec, rows,
         invalid_pct=pct(agg.n_invalid, sum(sc.ok for _, sc in rows)) if metric.reports_invalid else None,
         failed_reasons=failed_reasons(rows),
         groups=agg.groups,
+        group_intervals=group_intervals,
         extra=extra,
         provenance=Provenance(kind="reproduced", spec_hash=spec.hash(), score_hash=score_spec.hash()),
         profile=(spec.profile or {}).get("id"),

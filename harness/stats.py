@@ -333,3 +333,131 @@ def _paired_generic(metric: Metric, protocol: str, pair_sets, keys: list[str]) -
         for k in keys:
             out[k].append(_as_float(b.get(k)) - _as_float(a.get(k)))
     return {k: np.asarray(v, dtype=np.float64) for k, v in out.items()}
+
+
+# -- per-group intervals (subsets, subtasks, buckets, durations) ---------------------------
+COUNT_KEYS = frozenset({"n", "n_failed"})
+
+
+@dataclass
+class GroupIntervals:
+    intervals: dict[str, dict[str, tuple[float, float]]]  # group -> value key -> 95% interval
+    paths: dict[str, str]  # group -> "split" | "pooled" | "generic" (how its resamples were evaluated)
+
+
+def _targets(vals: dict[str, Any]) -> dict[str, float]:
+    """The values of a group that get an interval: numbers that are not counts."""
+    return {k: float(v) for k, v in vals.items()
+            if k not in COUNT_KEYS and isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
+
+
+def _members(metric: Metric, rows: list[Row], protocol: str) -> dict[str, np.ndarray]:
+    """Which rows each group holds, as the metric's own aggregate assigns them: each row alone,
+    without protocol rules (a rule such as dropping a video decides what counts, not where a row belongs)."""
+    import copy
+
+    bare = copy.copy(metric)
+    bare.rules = {}
+    out: dict[str, np.ndarray] = {}
+    for i, row in enumerate(rows):
+        for g, vals in bare.aggregate([row], protocol).groups.items():
+            if isinstance(vals.get("n"), int) and vals["n"] > 0:
+                out.setdefault(g, np.zeros(len(rows), dtype=bool))[i] = True
+    return out
+
+
+def _pooled(rows: list[Row]) -> list[Row]:
+    """The rows as one group: every grouping value and the source subset made the same (the video stays),
+    so a metric that averages over subsets or subtasks pools the rows instead."""
+    return [(s.model_copy(update={"groups": {k: "·" for k in s.groups}, "dataset": "·"}), sc) for s, sc in rows]
+
+
+class _GroupColumns:
+    """Per-video sums and counts of the metric's per-sample columns restricted to each group's rows."""
+
+    def __init__(self, metric: Metric, rows: list[Row], protocol: str, design: _Clusters):
+        self.metric, self.protocol, self.design = metric, protocol, design
+        self.cols = None
+        try:
+            cols = metric.per_sample_values(rows, protocol)
+            if cols:
+                self.cols = {k: np.asarray(v, dtype=np.float64).reshape(-1) for k, v in cols.items()}
+                if any(v.size != len(rows) for v in self.cols.values()):
+                    self.cols = None
+        except (ValueError, TypeError, KeyError, IndexError):
+            self.cols = None
+
+    def fast(self, mask: np.ndarray) -> _Fast | None:
+        if self.cols is None:
+            return None
+        names = sorted(self.cols)
+        x = np.column_stack([np.where(mask, self.cols[n], np.nan) for n in names])
+        counted = ~np.isnan(x)
+        sums = np.zeros((self.design.n, len(names)))
+        counts = np.zeros((self.design.n, len(names)))
+        np.add.at(sums, self.design.codes, np.where(counted, x, 0.0))
+        np.add.at(counts, self.design.codes, counted.astype(np.float64))
+        return _Fast(names, sums, counts)
+
+    def reproduces(self, fast: _Fast, targets: dict[str, float]) -> bool:
+        try:
+            full = fast.weighted(self.metric, self.protocol, np.ones((1, self.design.n)))
+        except (ValueError, TypeError, KeyError, IndexError):
+            return False
+        return all(k in full and _same({k: full[k]}, {k: v}) for k, v in targets.items())
+
+
+def group_bootstrap(metric: Metric, rows: list[Row], protocol: str, groups: dict[str, dict[str, Any]], *,
+                    n_resamples: int = N_RESAMPLES, seed: int = SEED, level: float = LEVEL) -> GroupIntervals:
+    """Percentile intervals for every group's values (the `groups` of `metric.aggregate(rows)`), from the
+    headline's resamples: the same videos drawn (same seed), each group's value recomputed on the rows
+    of that group in every resample. A ratio such as AutoDQ's F1 of a subset is recomputed from the
+    resampled group's recall and precision, never averaged per sample.
+
+    Each group is evaluated by the first way that reproduces its value on the full data exactly:
+    "split", the metric's per-sample columns kept to the group's rows (a subset, a subtask);
+    "pooled", the same with the rows' grouping values made one (a bucket or a duration that spans
+    subsets, whose value pools its rows); else "generic", the metric's aggregate on every resample.
+    """
+    rows = _ok(rows)
+    targets = {g: t for g, t in ((g, _targets(v)) for g, v in groups.items()) if t}
+    if not rows or not targets or n_resamples < 1:
+        return GroupIntervals({}, {})
+    design = _Clusters(rows)
+    idx = design.draw(n_resamples, seed)
+    members = _members(metric, rows, protocol)
+    ways = [("split", _GroupColumns(metric, rows, protocol, design))]
+    plan: dict[str, _Fast] = {}
+    paths: dict[str, str] = {}
+    generic: list[str] = []
+    for g, want in targets.items():
+        mask = members.get(g)
+        for name, cols in ([] if mask is None else ways):
+            fast = cols.fast(mask)
+            if fast is not None and cols.reproduces(fast, want):
+                plan[g], paths[g] = fast, name
+                break
+            if name == "split" and len(ways) == 1:
+                ways.append(("pooled", _GroupColumns(metric, _pooled(rows), protocol, design)))
+        else:
+            generic.append(g)
+            paths[g] = "generic"
+    draws: dict[str, dict[str, list[np.ndarray]]] = {g: {k: [] for k in targets[g]} for g in targets}
+    for i in range(0, n_resamples, _CHUNK):
+        w = design.weights(idx[i:i + _CHUNK])
+        for g, fast in plan.items():
+            out = fast.weighted(metric, protocol, w)
+            for k in targets[g]:
+                draws[g][k].append(out[k])
+    for b in range(n_resamples if generic else 0):
+        got = metric.aggregate([rows[i] for i in design.rows_of(idx[b])], protocol).groups
+        for g in generic:
+            for k in targets[g]:
+                draws[g][k].append(np.asarray([_as_float((got.get(g) or {}).get(k))]))
+    out_iv: dict[str, dict[str, tuple[float, float]]] = {}
+    for g, per_key in draws.items():
+        for k, parts in per_key.items():
+            iv = _percentile(np.concatenate(parts), level) if parts else None
+            if iv is not None:
+                out_iv.setdefault(g, {})[k] = iv
+    return GroupIntervals(out_iv, paths)

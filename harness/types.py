@@ -207,6 +207,9 @@ class Result(BaseModel):
     coverage: Coverage | None = None  # the annotation file and how much of the canonical set the run covers
     failed_reasons: dict[str, int] = Field(default_factory=dict)
     groups: dict[str, dict[str, float | int | None]] = Field(default_factory=dict)
+    # 95% intervals of the groups' values (group -> value key -> [low, high]), by the headline's method;
+    # results written before they existed have none
+    group_intervals: dict[str, dict[str, tuple[float, float]]] = Field(default_factory=dict)
     extra: dict[str, Any] = Field(default_factory=dict)
     provenance: Provenance
     profile: str | None = None  # model profile id the run followed (None: no profile)

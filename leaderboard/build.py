@@ -49,6 +49,7 @@ class BuildOptions:
     strip_frames: int = 8
     plots: bool = True
     include_runs: bool = False  # runs not published to results/ enter the tables too, marked unpublished
+    run_files: bool = True  # copy each run's files (spec, predictions, scores, result) into site/runs/<hash>/
     title: str = "Video-language model leaderboard"
 
 
@@ -127,8 +128,15 @@ def _env():
         fmt=D.fmt, digits_for=D.digits_for, frames_text=D.frames_text, split_label=D.split_label,
         role_of=D.role_of, safe_url=D.safe_url, metric_short=D.METRIC_SHORT, role_labels=D.ROLE_LABELS,
         size_labels=D.SIZE_LABELS, judge_text=D.judge_text, coverage_text=_coverage_text,
+        source_rule=D.SOURCE_RULE, size_text=_size_text,
     )
     return env
+
+
+def _size_text(n: int) -> str:
+    from harness.leaderboard.runs import size_text
+
+    return size_text(n)
 
 
 def _coverage_text(cov) -> str:
@@ -181,16 +189,27 @@ def _build_site(opts: BuildOptions) -> BuildReport:
         if run.model not in slugs:
             slugs[run.model] = slugify(run.model, 60) + "-run"
 
+    # each run's page and files
+    t = time.perf_counter()
+    run_views = _copy_runs(out, runs) if opts.run_files else {}
+    run_page = {rel: f"runs/{v['folder']}/index.html" for rel, v in run_views.items()}
+
+    def run_page_for(rec: ResultRecord) -> str | None:
+        return run_page.get(getattr(rec.provenance, "run", None) or "")
+    timings["run files"] = time.perf_counter() - t
+
     # explorers (and paired tests, which need the same samples and scores)
     t = time.perf_counter()
     runs_by_bench: dict[str, list[RunInfo]] = defaultdict(list)
     for run in runs:
         runs_by_bench[run.benchmark].append(run)
-    explorer_of_bench, run_explorer, pairs = _build_explorers(opts, out, runs_by_bench, records, slugs, report)
+    explorer_of_bench, run_explorer, pairs = _build_explorers(opts, out, runs_by_bench, records, slugs, report,
+                                                              run_page)
     timings["explorer"] = time.perf_counter() - t
 
     def explorer_for(rec: ResultRecord) -> str | None:
         return run_explorer.get(getattr(rec.provenance, "spec_hash", None) or "")
+
 
     # tables and figures
     t = time.perf_counter()
@@ -244,6 +263,7 @@ def _build_site(opts: BuildOptions) -> BuildReport:
     }
     env = _env()
     env.globals["explorer_for"] = explorer_for
+    env.globals["run_page_for"] = run_page_for
     env.globals["site"] = siteinfo
     siteinfo["n_unpublished"] = len(unpublished_ids)
     kinds = Counter(r.kind for r in records)
@@ -263,7 +283,7 @@ def _build_site(opts: BuildOptions) -> BuildReport:
     model_list = []
     for name, page in sorted(site.models.items(), key=lambda kv: kv[0].lower()):
         recs = sorted(page.records, key=lambda r: (D.bench_sort_key(r.benchmark), r.split, r.kind, r.id))
-        mruns = [_run_view(run, run_explorer, records) for run in runs if run.model == name]
+        mruns = [_run_view(run, run_explorer, records, run_page) for run in runs if run.model == name]
         page.n_benchmarks = len({r.benchmark for r in recs})  # type: ignore[attr-defined]
         page.n_reproduced = sum(r.kind == "reproduced" for r in recs)  # type: ignore[attr-defined]
         _render(out, "model.html", out / "models" / f"{page.slug}.html", env=env, root="../", nav="models",
@@ -274,6 +294,14 @@ def _build_site(opts: BuildOptions) -> BuildReport:
     _render(out, "models.html", out / "models" / "index.html", env=env, root="../", nav="models", models=model_list)
     _render(out, "about.html", out / "about.html", env=env, root="", nav="about")
     pages += 2
+    for run in runs:
+        if run.rel in run_views:
+            _render(out, "run.html", out / run_page[run.rel], env=env, root="../../", nav="models", run=run,
+                    files=run_views[run.rel], explorer=run_explorer.get(run.spec_hash),
+                    model_slug=slugs.get(run.model, slugify(run.model)),
+                    bench_title=next((r.benchmark_title for r in records if r.benchmark == run.benchmark),
+                                     run.benchmark))
+            pages += 1
     if report.explorers:
         _render(out, "explore_index.html", out / "explore" / "index.html", env=env, root="../", nav="explore",
                 explorers=report.explorers)
@@ -298,7 +326,8 @@ def _build_site(opts: BuildOptions) -> BuildReport:
 
 
 def _build_explorers(opts: BuildOptions, out: Path, runs_by_bench: dict[str, list[RunInfo]],
-                     records: list[ResultRecord], slugs: dict[str, str], report: BuildReport):
+                     records: list[ResultRecord], slugs: dict[str, str], report: BuildReport,
+                     run_pages: dict[str, str]):
     """One explorer per benchmark and annotation file: runs side by side share sample ids only when
     they ran on the same file. The benchmark's canonical file (else the file most runs used) gets
     explore/<bench>/, any other file explore/<bench>-<sha256[:8]>/.
@@ -322,7 +351,7 @@ def _build_explorers(opts: BuildOptions, out: Path, runs_by_bench: dict[str, lis
                                    report.warnings)
             summary = build_explorer(bench, title, truns, out / "explore" / folder, samples=samples,
                                      strip_frames=opts.strip_frames, warnings=report.warnings, model_slugs=slugs,
-                                     root="../../")
+                                     root="../../", run_pages=run_pages)
             summary["folder"] = folder
             summary["annotations"] = truns[0].annotations
             explorer_of_bench.setdefault(bench, f"explore/{folder}/index.html")
@@ -393,7 +422,14 @@ def _bench_notes(b: str, recs: list[ResultRecord]) -> list[str]:
     return notes
 
 
-def _run_view(run: RunInfo, explorers: dict, records: list[ResultRecord]) -> dict:
+def _copy_runs(out: Path, runs: list[RunInfo]) -> dict[str, dict]:
+    from harness.leaderboard.runs import copy_run, run_folders
+
+    folders = run_folders(runs)
+    return {run.rel: copy_run(run, out, folders[run.rel]) for run in runs}
+
+
+def _run_view(run: RunInfo, explorers: dict, records: list[ResultRecord], pages: dict[str, str]) -> dict:
     scored = "–"
     for ss in run.score_sets:
         if ss.result is not None:
@@ -402,7 +438,7 @@ def _run_view(run: RunInfo, explorers: dict, records: list[ResultRecord]) -> dic
     title = next((r.benchmark_title for r in records if r.benchmark == run.benchmark), run.benchmark)
     return {"bench_title": title, "rel": run.rel, "backend": run.spec.backend, "revision": run.spec.model_revision,
             "frames": "–" if run.spec.backend == "file" else run.spec.frames.n_frames, "scored": scored,
-            "explorer": explorers.get(run.spec_hash)}
+            "explorer": explorers.get(run.spec_hash), "page": pages.get(run.rel)}
 
 
 # -- group tables (per subset / subtask / duration / bucket) ---------------------------------
@@ -420,12 +456,13 @@ def _group_rank(bench: str, prefix: str) -> tuple[int, str]:
 
 def _group_tables(bench: str, recs: list[ResultRecord], slugs: dict, apart: dict[str, list[str]]) -> list[D.Table]:
     declared = D.declaration(bench)
-    by_prefix: dict[str, list[tuple[ResultRecord, str, dict]]] = defaultdict(list)
+    by_prefix: dict[str, list[tuple[ResultRecord, str, dict, dict]]] = defaultdict(list)
     for r in recs:
         for gkey, vals in r.groups.items():
             prefix, value = D.split_group_key(gkey)
             key = declared.group(prefix)
-            by_prefix[prefix].append((r, key.canonical(value) if key is not None else value, vals))
+            by_prefix[prefix].append((r, key.canonical(value) if key is not None else value, vals,
+                                      r.group_intervals.get(gkey, {})))
     tables = []
     for prefix in sorted(by_prefix, key=lambda p: _group_rank(bench, p)):
         table = _group_table(bench, prefix, by_prefix[prefix], slugs, apart)
@@ -440,7 +477,7 @@ def _group_table(bench: str, prefix: str, items: list, slugs: dict, apart: dict[
     declared = D.declaration(bench)
     cols: dict[tuple, D.Column] = {}
     rows: dict[str, D.Row] = {}
-    for r, value, vals in items:
+    for r, value, vals, ivs in items:
         metric = r.metric if r.metric in vals else next(
             (k for k, v in vals.items() if k not in ("n", "n_failed") and isinstance(v, (int, float))), None)
         if metric is None or vals.get(metric) is None:
@@ -459,7 +496,9 @@ def _group_table(bench: str, prefix: str, items: list, slugs: dict, apart: dict[
                                      D.source_where(r), apart=list(apart.get(r.id, [])))
         extra = ", ".join(f"{D.METRIC_SHORT.get(k, k)} {D.fmt(v, D.digits_for(r, v)) if isinstance(v, float) else v}"
                           for k, v in vals.items() if v is not None)
-        row.cells[ckey] = D.Cell(r, metric, float(vals[metric]), None, note=f"{prefix} {value}: {extra}")
+        iv = ivs.get(metric)
+        row.cells[ckey] = D.Cell(r, metric, float(vals[metric]), tuple(iv) if iv else None,
+                                 note=f"{prefix} {value}: {extra}")
     if not cols:
         return None
     key = declared.group(prefix)
@@ -471,13 +510,13 @@ def _group_table(bench: str, prefix: str, items: list, slugs: dict, apart: dict[
     columns = sorted(cols.values(), key=lambda c: (order(c.key[2]), c.key[4] == "unknown", c.key[4], c.key[5]))
     columns = columns[:40]
     table = D.Table(f"groups-{slugify(bench)}-{slugify(prefix)}", _group_title(bench, prefix),
-                    "Values as the source or the run reports them per group (no intervals); hover a cell "
-                    "for every value and the group size.", columns,
-                    [row for row in rows.values() if not row.apart], show_ci=False,
+                    "Values per group as the source or the run reports them, with the run's 95% bootstrap "
+                    "interval of each group (reported numbers have none); open a row for every value and the "
+                    "group size.", columns,
+                    [row for row in rows.values() if not row.apart],
                     apart=[row for row in rows.values() if row.apart])
-    first = columns[0]
-    table.sort_column = first.id
-    table.rows.sort(key=lambda row: D._row_sort(row, first.key))
+    D.mark_ties(table, {})
+    D.finish_table(table, {})
     return table
 
 
@@ -600,6 +639,34 @@ def _record_columns(r: ResultRecord, apart: list[str], published: bool) -> dict[
     }
 
 
+GROUP_COLUMNS = ["id", "benchmark", "model", "checkpoint", "provenance", "protocol", "judge", "group", "metric",
+                 "value", "ci_low", "ci_high", "interval_method", "n", "n_failed"]
+
+
+def _write_group_csv(path: Path, records: list[ResultRecord]) -> None:
+    """groups.csv: one row per group value (subset, subtask, bucket, duration) with its interval."""
+    import pandas as pd
+
+    rows = []
+    for r in sorted(records, key=lambda x: x.id):
+        for g, vals in r.groups.items():
+            ivs = r.group_intervals.get(g, {})
+            for k, v in vals.items():
+                if k in ("n", "n_failed") or not isinstance(v, (int, float)):
+                    continue
+                iv = ivs.get(k)
+                rows.append({k2: _csv_safe(v2) for k2, v2 in {
+                    "id": r.id, "benchmark": r.benchmark, "model": r.model.name, "checkpoint": r.model.checkpoint,
+                    "provenance": r.kind, "protocol": r.protocol, "judge": r.judge, "group": g, "metric": k,
+                    "value": v, "ci_low": iv[0] if iv else None, "ci_high": iv[1] if iv else None,
+                    "interval_method": r.interval_method if iv else None, "n": vals.get("n"),
+                    "n_failed": vals.get("n_failed")}.items()})
+    df = pd.DataFrame(rows, columns=GROUP_COLUMNS)
+    for c in ("n", "n_failed"):
+        df[c] = df[c].astype("Int64")
+    df.to_csv(path, index=False)
+
+
 def write_downloads(folder: Path, records: list[ResultRecord], unpublished: set[str] | None = None,
                     n_subsets: dict[str, int] | None = None) -> None:
     """results.csv (one row per value) and results.json (the records, and which are ranked)."""
@@ -622,6 +689,7 @@ def write_downloads(folder: Path, records: list[ResultRecord], unpublished: set[
     for c in ("frames", "n_scored", "n_total", "n_failed", "n_invalid", "n_run", "n_canonical", "n_subsets_expected"):
         df[c] = df[c].astype("Int64")
     df.to_csv(folder / "results.csv", index=False)
+    _write_group_csv(folder / "groups.csv", records)
     payload = {"schema_version": 1, "records": [record_dict(r) for r in sorted(records, key=lambda x: x.id)],
                "board": board}
     (folder / "results.json").write_text(json.dumps(payload, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

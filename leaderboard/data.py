@@ -210,6 +210,7 @@ class Cell:
     tie: str | None = None  # text when statistically tied with a neighbour
     tie_basis: str | None = None
     note: str | None = None  # e.g. a group's other values and size
+    compared: list[str] = field(default_factory=list)  # "different from X (95% intervals do not overlap)"
 
     @property
     def text(self) -> str:
@@ -238,17 +239,20 @@ class Cell:
     def sort_value(self) -> str:
         return "" if self.value is None else repr(float(self.value))
 
-    def hover(self) -> str:
+    def facts(self) -> list[str]:
+        """Everything known about this number, shown in its row's disclosure (tap or keyboard)."""
         r = self.record
-        lines = [f"{r.benchmark_title} {METRIC_LABELS.get(self.metric, self.metric)}: {self.text} "
-                 f"{self.interval_text}", "coverage: " + self.coverage.replace("coverage ", ""), provenance_text(r),
-                 "judge: " + judge_text(r),
+        lines = [f"coverage: {self.coverage}", provenance_text(r), "judge: " + judge_text(r),
                  f"frames: {frames_text(r)}", f"protocol: {r.protocol}"]
         if self.note:
-            lines.insert(1, self.note)
-        if self.tie:
-            lines.append(self.tie)
-        return "\n".join(lines)
+            lines.insert(0, self.note)
+        return lines + ([self.tie] if self.tie else []) + self.compared
+
+    def fresh(self) -> "Cell":
+        """The same number without comparisons (they belong to the table it is compared in)."""
+        import dataclasses
+
+        return dataclasses.replace(self, tie=None, tie_basis=None, compared=[])
 
 
 @dataclass
@@ -265,6 +269,8 @@ class Row:
     cells: dict[tuple, Cell] = field(default_factory=dict)
     apart: list[str] = field(default_factory=list)  # why the row is not ranked ("100/1000", "unpublished run")
     notes: list[str] = field(default_factory=list)  # shown in the row, not a reason to leave the ranking
+    why: list[str] = field(default_factory=list)  # how this source differs from the one its model row shows
+    uid: str = ""  # the row's id on the page (its disclosure's target)
 
     @property
     def records(self) -> list[ResultRecord]:
@@ -307,6 +313,11 @@ class Table:
     sort_column: str | None = None
     show_ci: bool = True
     apart: list[Row] = field(default_factory=list)  # shown below, never ranked: partial, non-canonical, unpublished
+    models: list["ModelRow"] = field(default_factory=list)  # the default view: one row per model
+
+    @property
+    def sort_col(self) -> "Column | None":
+        return next((c for c in self.columns if c.id == self.sort_column), None)
 
     @property
     def column_groups(self) -> list[tuple[str, str, int]]:
@@ -319,6 +330,148 @@ class Table:
             else:
                 out.append([head[0], head[1], 1])
         return [tuple(x) for x in out]
+
+
+# -- one row per model: the best-sourced number of each column -------------------------------
+SOURCE_RULE = ("Each model shows its best-sourced number: reproduced by this harness (a ranked run) before "
+               "a number reported by the model's or the benchmark's authors, before a third-party evaluation, "
+               "before a number quoted by a citing paper; among equals, one not flagged superseded or hidden "
+               "at its source, then the most recent source, then one that states its frame count. Open a model "
+               "(▸) for every number and why they differ; \u201cevery source\u201d lists all of them as rows.")
+ROLE_ORDER = {"reproduced": 0, "original": 1, "third-party": 2, "citing": 3}
+
+
+def _date_key(date: str | None) -> tuple:
+    """Newest first; undated last."""
+    if not date:
+        return (1,)
+    return (0,) + tuple(-int(x) for x in date.split("-"))
+
+
+def source_priority(row: Row) -> tuple:
+    newest = min((_date_key(r.date) for r in row.records), default=(1,))
+    states_frames = any(r.frames or r.frame_rate for r in row.records)
+    return (ROLE_ORDER.get(row.role, 9), bool(row.flags), newest, not states_frames, row.source_label, row.key)
+
+
+@dataclass
+class ModelRow:
+    """A model's row in the default view: per column, the cell of its best-sourced row that has one."""
+
+    name: str
+    slug: str
+    info: ModelInfo
+    sources: list[Row]  # every ranked row of the model, best-sourced first
+    cells: dict[tuple, Cell] = field(default_factory=dict)
+    chosen: dict[tuple, int] = field(default_factory=dict)  # column key -> index into sources
+    rank: int | None = None
+    uid: str = ""
+
+    @property
+    def model(self) -> ModelInfo:
+        return self.info
+
+    @property
+    def variant(self) -> str:
+        return ""
+
+    @property
+    def model_slug(self) -> str:
+        return self.slug
+
+    apart: tuple = ()  # a model row is always ranked
+    why: tuple = ()
+
+    @property
+    def size(self) -> str:
+        return size_bucket(self.info.params_b)
+
+    @property
+    def weights(self) -> str:
+        return {True: "open", False: "closed"}.get(self.info.open_weights, "unknown")
+
+    def source_for(self, key: tuple) -> Row:
+        return self.sources[self.chosen[key]]
+
+    @property
+    def shown(self) -> list[Row]:
+        """The source rows whose numbers the model row shows, best first."""
+        return [self.sources[i] for i in sorted(set(self.chosen.values()))]
+
+    @property
+    def roles(self) -> str:
+        return " ".join(dict.fromkeys(r.role for r in self.shown))
+
+    @property
+    def flags(self) -> list[str]:
+        return list(dict.fromkeys(f for r in self.shown for f in r.flags))
+
+    @property
+    def frames(self) -> str:
+        return ", ".join(dict.fromkeys(r.frames for r in self.shown))
+
+    @property
+    def variants(self) -> list[str]:
+        return list(dict.fromkeys(r.variant for r in self.shown if r.variant))
+
+    @property
+    def notes(self) -> list[str]:
+        return list(dict.fromkeys(n for r in self.shown for n in r.notes))
+
+
+def why_differs(row: Row, shown: Row) -> list[str]:
+    """What sets a source row apart from the one its model row shows: checkpoint, frames, protocol,
+    judge, source, flags (the reasons two numbers for one model can differ)."""
+    def protocols(x: Row) -> str:
+        return ", ".join(sorted({r.protocol for r in x.records}))
+
+    def judges(x: Row) -> str:
+        return ", ".join(sorted({(r.judge or "none") + (f" ({judge_origin(r)})" if judge_origin(r) else "")
+                                 for r in x.records}))
+
+    out = []
+    if row.variant != shown.variant:
+        out.append(f"checkpoint {row.variant or 'not stated'} (shown: {shown.variant or 'not stated'})")
+    if row.frames != shown.frames:
+        out.append(f"{row.frames} (shown: {shown.frames})")
+    if protocols(row) != protocols(shown):
+        out.append(f"protocol {protocols(row)} (shown: {protocols(shown)})")
+    if judges(row) != judges(shown):
+        out.append(f"judge {judges(row)} (shown: {judges(shown)})")
+    if (row.role, row.source_label) != (shown.role, shown.source_label):
+        out.append(f"source {ROLE_LABELS.get(row.role, row.role)}: {row.source_label} "
+                   f"(shown: {ROLE_LABELS.get(shown.role, shown.role)}: {shown.source_label})")
+    out += [f"{f} at its source" if f == "hidden-at-source" else f for f in row.flags]
+    return out
+
+
+def model_rows(rows: list[Row], columns: list[Column], info_of: dict[str, ModelInfo] | None = None) -> list[ModelRow]:
+    """One row per model from the ranked rows: each column's cell from the best-sourced row that has it."""
+    by_model: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        by_model[row.model.name].append(row)
+    out = []
+    for name, srcs in by_model.items():
+        srcs = sorted(srcs, key=source_priority)
+        info = (info_of or {}).get(name) or next((r.model for r in srcs if r.model.params is not None), srcs[0].model)
+        m = ModelRow(name, srcs[0].model_slug, info, srcs)
+        for col in columns:
+            i = next((k for k, r in enumerate(srcs) if r.cells.get(col.key) is not None), None)
+            if i is not None:
+                m.chosen[col.key] = i
+                m.cells[col.key] = srcs[i].cells[col.key].fresh()
+        shown = m.shown[0] if m.chosen else srcs[0]
+        for r in srcs:
+            r.why = why_differs(r, shown) if r is not shown else []
+        out.append(m)
+    return out
+
+
+def competition_ranks(items: list, value) -> None:
+    """Ties share a rank, the next one skips (1, 2, 2, 4), on the values as shown; sets item.rank."""
+    shown = [(it, value(it)) for it in items]
+    for it, v in shown:
+        it.rank = None if v is None else 1 + sum(1 for _, w in shown if w is not None and w > v)
 
 
 def frames_text(r: ResultRecord) -> str:
@@ -486,12 +639,41 @@ def make_table(tid: str, title: str, blurb: str, records: list[ResultRecord], sl
     table = Table(tid, title, blurb, columns, list(rows.values()), apart=apart)
     mark_ties(table, pairs or {})
     if columns:
-        # default order: the first column whose metric is a headline, best first
+        # default order: the first column whose metric is a headline, best first (and first on the page:
+        # it stays beside the model's name on a phone)
         first = next((c for c in columns if c.metric == _headline_of(col_records[c.key])), columns[0])
+        table.columns.remove(first)
+        table.columns.insert(0, first)
+    finish_table(table, pairs or {})
+    return table
+
+
+def finish_table(table: Table, pairs: dict) -> None:
+    """Sort the rows by the first column (best first), build the one-row-per-model view with its own
+    ties and ranks, and give every row its id on the page."""
+    first = table.columns[0] if table.columns else None
+    if first is not None:
         table.sort_column = first.id
         table.rows.sort(key=lambda row: _row_sort(row, first.key))
         table.apart.sort(key=lambda row: _row_sort(row, first.key))
-    return table
+    table.models = model_rows(table.rows, table.columns)
+    _mark_ties(table.columns, table.models, pairs)  # type: ignore[arg-type]
+    if first is not None:
+        table.models.sort(key=lambda m: _row_sort(m, first.key))  # type: ignore[arg-type]
+        competition_ranks(table.models, lambda m: _shown(m.cells.get(first.key)))
+    for n, m in enumerate(table.models):
+        m.uid = f"{table.id}-m{n}"
+    for n, row in enumerate(table.rows + table.apart):
+        row.uid = f"{table.id}-r{n}"
+
+
+def _shown(cell: "Cell | None") -> float | None:
+    if cell is None or cell.value is None:
+        return None
+    try:
+        return float(cell.text)
+    except ValueError:
+        return None
 
 
 def _columns(records: list[ResultRecord], metrics: str) -> tuple[list[Column], dict[tuple, list[ResultRecord]]]:
@@ -603,8 +785,7 @@ def _mark_ties(columns: list[Column], rows: list[Row], pairs: dict) -> None:
                     me.tie = text if me.tie is None else me.tie + "; " + text.replace("statistically tied with ", "")
                     me.tie_basis = basis
                 else:
-                    text = f"different from {name} ({basis})"
-                    me.note = text if me.note is None else me.note + "; " + text
+                    me.compared.append(f"different from {name} ({basis})")
 
 
 def _tied(a: Cell, b: Cell, pairs: dict) -> tuple[bool, str] | None:

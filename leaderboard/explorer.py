@@ -267,7 +267,7 @@ def frame_strips(samples: list[Any], n: int, out_dir: Path, warnings: list[str])
 
 def build_explorer(bench: str, bench_title: str, runs: list[RunInfo], out_dir: Path, *,
                    samples: list[Any] | None, strip_frames: int, warnings: list[str],
-                   model_slugs: dict[str, str], root: str) -> dict[str, Any]:
+                   model_slugs: dict[str, str], root: str, run_pages: dict[str, str] | None = None) -> dict[str, Any]:
     """Write the explorer data for one benchmark; returns a summary for the templates."""
     from harness.store import RunStore
     from harness.types import Prediction
@@ -316,12 +316,14 @@ def build_explorer(bench: str, bench_title: str, runs: list[RunInfo], out_dir: P
                 "n_scored": res.n_scored if res else None,
                 "n_total": max(res.n_total, res.n_benchmark or 0) if res else None,
                 "n_failed": res.n_failed if res else None,
+                "files": bool(re.fullmatch(r"[0-9a-f]{16}", ss.id)),
             })
         runs_meta.append({
             "id": run.id, "model": run.model, "rel": run.rel, "backend": run.spec.backend,
             "revision": run.spec.model_revision,
             "frames": None if run.spec.backend == "file" else run.spec.frames.n_frames,
             "model_page": f"{root}models/{model_slugs[run.model]}.html" if run.model in model_slugs else None,
+            "page": (run_pages or {}).get(run.rel),
             "score_sets": sets,
         })
 
@@ -334,6 +336,7 @@ def build_explorer(bench: str, bench_title: str, runs: list[RunInfo], out_dir: P
         if samples is not None else {}
     n_chunks = max(1, math.ceil(len(order) / CHUNK))
     chunk_bytes = 0
+    texts: list[list] = []  # full-text search: references and predictions, loaded when a search starts
     for c in range(n_chunks):
         part = order[c * CHUNK:(c + 1) * CHUNK]
         chunk_samples = []
@@ -365,6 +368,7 @@ def build_explorer(bench: str, bench_title: str, runs: list[RunInfo], out_dir: P
                     "text": pred.text if pred is not None else None,
                     "error": pred.error if pred is not None else None,
                     "seconds": pred.seconds if pred is not None else None,
+                    "inputs": inputs_record(pred),
                     "scores": scores,
                 })
             entry: dict[str, Any] = {"n": n, "id": sid, "runs": per_run}
@@ -383,6 +387,7 @@ def build_explorer(bench: str, bench_title: str, runs: list[RunInfo], out_dir: P
             chunk_samples.append(entry)
             index_rows.append([sid, subset, [_clean(v) for v in values],
                                [pr["status"] for pr in per_run]])
+            texts.append([_reference_text(sample), [pr["text"] or "" for pr in per_run]])
         text = _js("EXPLORER_CHUNKS", _clean(chunk_samples), chunk=c)
         (data_dir / f"chunk-{c:03d}.js").write_text(text, encoding="utf-8")
         chunk_bytes += len(text)
@@ -397,9 +402,35 @@ def build_explorer(bench: str, bench_title: str, runs: list[RunInfo], out_dir: P
     }
     meta_text = _js("EXPLORER_META", _clean(meta))
     (data_dir / "meta.js").write_text(meta_text, encoding="utf-8")
+    text_js = _js("EXPLORER_TEXT", _clean(texts))
+    (data_dir / "text.js").write_text(text_js, encoding="utf-8")
     return {"benchmark": bench, "title": bench_title, "n_samples": len(order), "runs": runs_meta,
-            "meta_bytes": len(meta_text), "chunk_bytes": chunk_bytes, "n_chunks": n_chunks,
+            "meta_bytes": len(meta_text), "chunk_bytes": chunk_bytes, "n_chunks": n_chunks, "text_bytes": len(text_js),
             "has_samples": samples is not None}
+
+
+INPUT_KEYS = ("frames_requested", "frame_indices", "timestamps", "sampler", "window", "n_total", "fps", "decoded_wh",
+              "resized_wh", "grid_thw", "images", "visual_tokens", "prompt_sha256")
+
+
+def inputs_record(pred: Any) -> dict[str, Any] | None:
+    """What the model was given for this sample (the prediction's meta.inputs), the known keys only."""
+    rec = (getattr(pred, "meta", None) or {}).get("inputs") if pred is not None else None
+    if not isinstance(rec, dict):
+        return None
+    out = {k: rec[k] for k in INPUT_KEYS if k in rec}
+    return out or None
+
+
+def _reference_text(sample: Any) -> str:
+    """Everything a search in the references reads: question, options, answer, references, events."""
+    if sample is None:
+        return ""
+    events = (sample.extra or {}).get("events")
+    parts = [sample.question or "", *sample.options, sample.answer or "", *sample.references,
+             *(e for e in events if isinstance(e, str))] if isinstance(events, list) else \
+        [sample.question or "", *sample.options, sample.answer or "", *sample.references]
+    return "\n".join(p for p in parts if p)
 
 
 def _subset_titles(key: Any, subsets: list[str]) -> dict[str, str]:

@@ -151,7 +151,13 @@ def _names(rows: list[str]) -> list[str]:
 
 
 def _rows(table_html: str) -> list[str]:
-    return table_html.split('<tbody class="row"')[1:]
+    """The source rows of a table (one per model variant and source: the "every source" view)."""
+    return [r.split('<tbody class="row model"')[0] for r in table_html.split('<tbody class="row src"')[1:]]
+
+
+def _models(table_html: str) -> list[str]:
+    """The model rows of a table (the default view), each without its source rows."""
+    return [r.split('<tbody class="row src"')[0] for r in table_html.split('<tbody class="row model"')[1:]]
 
 
 def test_index_dream_table_has_every_record_sorted_by_f1(site):
@@ -167,12 +173,46 @@ def test_index_dream_table_has_every_record_sorted_by_f1(site):
     for row in reported:  # each marked with its provenance and source
         assert re.search(r'class="badge prov-(original|citing|third-party)"', row)
         assert 'class="src"' in row
-    # default sort: F1 under the reference judge, best first
+    # default sort: F1 under the reference judge, best first, one row per model
     m = re.search(r'data-default-sort="([^"]+)"', table)
     assert m and "f1-gpt-35-turbo-0125" in m.group(1)
-    first = re.findall(r'data-col="%s" data-v="([^"]*)"' % re.escape(m.group(1)), table)
+    models = _models(table)
+    names = [re.search(r'data-model="([^"]+)"', r).group(1) for r in models]
+    assert len(names) == len(set(names)) == len({r.model.name for r in dream if r.model.name not in (
+        LIMIT_MODEL, SHORT_MODEL)})
+    first = [re.search(r'data-col="%s" data-v="([^"]*)"' % re.escape(m.group(1)), r).group(1) for r in models]
     values = [float(v) for v in first if v]
     assert values == sorted(values, reverse=True) and values[0] == 42.0
+    assert all(not v for v in first[len(values):])
+
+
+def _model_row(table_html: str, name: str) -> str:
+    return next(r for r in _models(table_html) if f'data-model="{name}"' in r)
+
+
+def test_one_row_per_model_with_the_best_sourced_number(site):
+    """The default view: each model once, with its best-sourced number (reproduced > reported by the
+    authors > third-party > quoted), a rank that ties share, and every source behind its expander with
+    why it differs."""
+    html = (site["site"] / "index.html").read_text()
+    table = _table(html, "table-detailed-caption")
+    col = re.search(r'data-default-sort="([^"]+)"', table).group(1)
+    value = lambda row: re.search(r'data-col="%s" data-v="([^"]*)"' % re.escape(col), row).group(1)  # noqa: E731
+    rank = lambda row: re.search(r'<td class="rank" data-rank>([^<]*)<', row).group(1)  # noqa: E731
+    # Tarsier2-7B: 42.0 from its authors, never the third-party 31.5 nor the leaderboard's older 40.1
+    t2 = _model_row(table, "Tarsier2-7B")
+    assert float(value(t2)) == 42.0 and rank(t2) == "1"
+    assert "Tarsier README (notes)" in t2 and "6 sources" in t2
+    sources = [r for r in _rows(table) if 'data-model="Tarsier2-7B"' in r]
+    assert len(sources) == 6 and all('data-of="' in r for r in sources)
+    assert "differs: " in sources[-1] and any("16 frames (shown: not stated)" in r for r in sources)
+    assert any("source third-party: tarsier issue #45" in r for r in sources)
+    # ties share a rank, the next skips (34.0 twice: 9, 9, 11)
+    assert rank(_model_row(table, "GPT-4o mini")) == rank(_model_row(table, "LLaVA-Video-72B")) == "9"
+    assert rank(_model_row(table, "LLaVA-OneVision-72B")) == "11"
+    assert "reproduced by this harness (a ranked run) before" in html  # the rule is stated on the page
+    # the rows "every source" lists stay on the page, one click away
+    assert 'name="view" value="rows"' in html
 
 
 def test_judges_splits_and_egoschema_are_separate_columns(site):
@@ -327,6 +367,14 @@ def test_frame_strips_when_the_video_is_local(tmp_path, monkeypatch):
 
     monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "cache"))
     _bench_module().make_runs(tmp_path / "w", 1, 2, random.Random(3), video=str(DEMO_VIDEO))
+    # what the model was given, as an adapter records it (meta.inputs)
+    preds = next((tmp_path / "w" / "runs").rglob("predictions.jsonl"))
+    lines = [json.loads(x) for x in preds.read_text().splitlines()]
+    for rec in lines:
+        rec["meta"] = {"inputs": {"frame_indices": [0, 5, 9], "timestamps": [0.0, 0.2, 0.36], "decoded_wh": [640, 360],
+                                  "resized_wh": [336, 196], "visual_tokens": 1728, "prompt_sha256": "ab" * 32,
+                                  "secret_thing": "not shown"}}
+    preds.write_text("".join(json.dumps(x) + "\n" for x in lines))
     (tmp_path / "results").mkdir()
     build_site(BuildOptions(results=tmp_path / "results", runs=tmp_path / "w" / "runs", out=tmp_path / "site",
                             plots=False, strip_frames=4))
@@ -335,6 +383,8 @@ def test_frame_strips_when_the_video_is_local(tmp_path, monkeypatch):
     entries = json.loads(chunk[chunk.index("] = ") + 4:].strip().rstrip(";"))
     frames = entries[0]["frames"]
     assert [f["index"] for f in frames] == sample_frames(DEMO_VIDEO, 4).indices
+    inputs = entries[0]["runs"][0]["inputs"]  # shown beside the frames
+    assert inputs["frame_indices"] == [0, 5, 9] and inputs["visual_tokens"] == 1728 and "secret_thing" not in inputs
     for f in frames:
         assert (ex / f["src"]).is_file() and (ex / f["src"]).stat().st_size > 1000
 
@@ -435,3 +485,80 @@ def _names_of(head: str) -> list[str]:
     import html as H
 
     return [H.unescape(x) for x in re.findall(r'class="group">([^<]*)<', head)]
+
+
+def test_site_bench_script_runs(tmp_path, capsys):
+    """bench/site.py prints its figures (build time, page weights) for a small synthetic site."""
+    rc = _bench_module().main(["--out", str(tmp_path / "b"), "--models", "2", "--samples", "30", "--runs", "2",
+                               "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert rc in (0, 1) and out["records"] == 2 * out["benchmarks"] and out["benchmarks"] > 5
+    assert out["build_s"] > 0 and out["explorer_first_load_kb"] > 0
+
+
+def test_source_rule_reproduced_then_authors_then_third_party_then_quoted():
+    from harness.leaderboard import data as D
+
+    def rec(rid, value, role=None, date=None, flags=(), partial=False):
+        if role is None:
+            r = _reproduced(rid, "next-qa", "M", value, (value - 1, value + 1))
+            return r.model_copy(update={"n_scored": 500}) if partial else r
+        return ResultRecord(id=rid, benchmark="next-qa", benchmark_title="NExT-QA", split="val",
+                            model=ModelInfo(name="M"), metric="accuracy", metrics={"accuracy": value},
+                            protocol="strict", date=date, flags=list(flags),
+                            provenance=Reported(source=f"S {rid}", where="T1", role=role))
+
+    def shown(*recs):
+        table = D.make_table("t", "t", "", list(recs), {})
+        (m,) = table.models
+        return m.cells[table.columns[0].key].value
+
+    quoted, third, old, new = rec("q.x", 10.0, "citing"), rec("t.x", 20.0, "third-party"), \
+        rec("o.x", 30.0, "original", "2024-07"), rec("n.x", 31.0, "original", "2025-01")
+    assert shown(quoted, third) == 20.0 and shown(quoted, third, old) == 30.0
+    assert shown(old, new) == 31.0  # the most recent source among equals
+    assert shown(old, rec("s.x", 40.0, "original", "2026-01", flags=["superseded"])) == 30.0
+    assert shown(quoted, third, old, new, rec("r.x", 50.0)) == 50.0  # a ranked reproduction first
+    assert shown(old, rec("p.x", 50.0, partial=True)) == 30.0  # a partial run is not ranked: apart
+
+
+def test_group_tables_and_downloads_carry_group_intervals(site):
+    """A run's per-subset and per-bucket values carry their bootstrap intervals on the benchmark page and
+    in groups.csv; reported group values say they have none."""
+    page = (site["site"] / "benchmarks" / "dream.html").read_text()
+    apart = _table(page, "groups-dream-subset-apart")
+    row = next(r for r in _rows(apart) if f'data-model="{LIMIT_MODEL}"' in r)
+    main = row.split('class="detail"')[0]
+    assert re.search(r'<span class="ci">\[\d+\.\d, \d+\.\d\]</span>', main) and "no interval" not in main
+    ranked = _table(page, "groups-dream-subset")
+    assert "no interval" in ranked  # the published numbers per subset come without one
+    with (site["site"] / "downloads" / "groups.csv").open(newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["model"] == LIMIT_MODEL and r["group"].startswith("subset=")]
+    assert rows and all(float(r["ci_low"]) <= float(r["value"]) <= float(r["ci_high"]) for r in rows)
+    assert all("bootstrap" in r["interval_method"] for r in rows)
+
+
+def test_run_files_are_copied_byte_for_byte_under_safe_names(tmp_path):
+    """Each run's spec, predictions, prompts, score spec, scores and result are in site/runs/<spec-hash>/,
+    identical to the run's; a scoring folder whose name is not a score hash is never copied."""
+    from harness.leaderboard.build import BuildOptions, build_site
+
+    _bench_module().make_runs(tmp_path / "w", 1, 5, random.Random(5))
+    run_dir = next((tmp_path / "w" / "runs").rglob("spec.json")).parent
+    odd = run_dir / "scores" / "..evil"
+    odd.mkdir()
+    (odd / "score_spec.json").write_text((next((run_dir / "scores").glob("[0-9a-f]*")) / "score_spec.json").read_text())
+    (tmp_path / "results").mkdir()
+    build_site(BuildOptions(results=tmp_path / "results", runs=tmp_path / "w" / "runs", out=tmp_path / "site", plots=False))
+    (folder,) = (tmp_path / "site" / "runs").iterdir()
+    assert re.fullmatch(r"[0-9a-f]{16}", folder.name)
+    for name in ("spec.json", "predictions.jsonl"):
+        assert (folder / name).read_bytes() == (run_dir / name).read_bytes()
+    scorings = [p.name for p in (folder / "scores").iterdir()]
+    assert scorings and all(re.fullmatch(r"[0-9a-f]{16}", n) for n in scorings)
+    for name in ("score_spec.json", "scores.jsonl", "result.json"):
+        assert (folder / "scores" / scorings[0] / name).read_bytes() == (run_dir / "scores" / scorings[0] / name).read_bytes()
+    page = (folder / "index.html").read_text()
+    for href in re.findall(r'<a href="([^"]+)" download>', page):
+        assert (folder / href).resolve().is_file() and (folder / href).resolve().is_relative_to(tmp_path / "site")
+    assert "..evil" not in page and not list((tmp_path / "site").rglob("*evil*"))

@@ -29,6 +29,9 @@ def add_parser(sub) -> None:
     b.add_argument("--frames", type=count(0, 64), default=8,
                    help="frames per strip in the explorer (default 8; 0: no strips)")
     b.add_argument("--no-plots", action="store_true", help="skip the matplotlib figures")
+    b.add_argument("--no-run-files", action="store_true",
+                   help="do not copy each run's files (spec, predictions, scores, result) into the site "
+                        "(default: copied to site/runs/<hash>/ and linked from its run page and the explorer)")
     b.add_argument("--timings", action="store_true", help="print how long each step took")
     b.add_argument("--title", default="Video-language model leaderboard")
     b.set_defaults(handler=build)
@@ -42,6 +45,7 @@ def build(args) -> int:
         results=args.results, runs=args.runs, out=args.out, video_roots=args.video_root,
         annotation_dirs=args.annotations,
         strip_frames=args.frames, plots=not args.no_plots, title=args.title, include_runs=args.include_runs,
+        run_files=not args.no_run_files,
     ))
     if args.timings:
         print("harness: " + ", ".join(f"{k} {v:.2f} s" for k, v in report.timings.items()), file=sys.stderr)

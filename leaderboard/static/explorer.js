@@ -20,7 +20,10 @@
   var PAGE = 200;
   var shownCount = PAGE;
   var filtered = [];
-  var state = { s: null, subset: "", run: "", min: "", max: "", status: "", q: "" };
+  var KEYS = ["subset", "run", "b", "rel", "min", "max", "status", "sort", "text", "scope", "q"];
+  var state = { s: null, subset: "", run: "", b: "", rel: "", min: "", max: "", status: "", sort: "", text: "",
+                scope: "", q: "" };
+  var FULL = 100;  // the tables' scale: a right answer is 100, a wrong one 0
   var pending = {};
 
   function el(tag, cls, text) {
@@ -44,10 +47,19 @@
     return m <= 1 ? 1 : m;
   });
 
+  // each dot also carries a sign, so colour is never the only signal
+  function glyph(v, i) {
+    if (typeof v !== "number") return "–";
+    if (v >= scaleMax[i] - 1e-9) return "✓";
+    if (v <= 1e-9) return "✗";
+    return v >= scaleMax[i] / 2 ? "+" : "−";
+  }
+
   function colour(v, i) {
     if (typeof v !== "number") return "#d7dbe2";
     var t = Math.max(0, Math.min(1, v / scaleMax[i]));
-    var r = Math.round(214 - 150 * t), g = Math.round(80 + 100 * t), b = Math.round(70 + 20 * t);
+    // light tones, so the dark sign on them keeps its contrast
+    var r = Math.round(240 - 130 * t), g = Math.round(150 + 80 * t), b = Math.round(140 - 20 * t);
     return "rgb(" + r + "," + g + "," + b + ")";
   }
 
@@ -61,18 +73,14 @@
   function readHash() {
     var params = new URLSearchParams(location.hash.replace(/^#/, ""));
     state.s = params.get("s");
-    state.subset = params.get("subset") || "";
-    state.run = params.get("run") || (META.runs.length ? META.runs[0].id : "");
-    state.min = params.get("min") || "";
-    state.max = params.get("max") || "";
-    state.status = params.get("status") || "";
-    state.q = params.get("q") || "";
+    KEYS.forEach(function (k) { state[k] = params.get(k) || ""; });
+    if (!state.run && META.runs.length) state.run = META.runs[0].id;
   }
 
   function hashFor(s) {
     var p = new URLSearchParams();
     if (s !== null && s !== undefined) p.set("s", s);
-    ["subset", "run", "min", "max", "status", "q"].forEach(function (k) { if (state[k]) p.set(k, state[k]); });
+    KEYS.forEach(function (k) { if (state[k]) p.set(k, state[k]); });
     return "#" + p.toString();
   }
 
@@ -84,11 +92,12 @@
       o.value = s;
       subsetSel.appendChild(o);
     });
-    var runSel = form.elements.run;
-    META.runs.forEach(function (r) {
-      var o = el("option", null, r.model + " · " + r.id.slice(0, 8));
-      o.value = r.id;
-      runSel.appendChild(o);
+    [form.elements.run, form.elements.b].forEach(function (sel) {
+      META.runs.forEach(function (r) {
+        var o = el("option", null, r.model + " · " + r.id.slice(0, 8));
+        o.value = r.id;
+        sel.appendChild(o);
+      });
     });
     hintEl.textContent = META.value_hint ? "score: " + META.value_hint : "";
     form.addEventListener("submit", function (e) { e.preventDefault(); });
@@ -97,23 +106,13 @@
   }
 
   function syncControls() {
-    form.elements.subset.value = state.subset;
-    form.elements.run.value = state.run;
-    form.elements.min.value = state.min;
-    form.elements.max.value = state.max;
-    form.elements.status.value = state.status;
-    form.elements.q.value = state.q;
+    KEYS.forEach(function (k) { if (form.elements[k]) form.elements[k].value = state[k]; });
   }
 
   function onControls() {
-    state.subset = form.elements.subset.value;
-    state.run = form.elements.run.value;
-    state.min = form.elements.min.value;
-    state.max = form.elements.max.value;
-    state.status = form.elements.status.value;
-    state.q = form.elements.q.value.trim();
+    KEYS.forEach(function (k) { if (form.elements[k]) state[k] = String(form.elements[k].value).trim(); });
     shownCount = PAGE;
-    applyFilter();
+    if (!applyFilter()) return;  // waits for the search text; comes back here
     if (filtered.length && filtered.indexOf(indexOf(state.s)) < 0) state.s = META.samples[filtered[0]][0];
     history.replaceState(null, "", hashFor(state.s));
     render();
@@ -124,8 +123,56 @@
   META.samples.forEach(function (s, i) { idIndex[s[0]] = i; });
   function indexOf(id) { return id !== null && id !== undefined && idIndex.hasOwnProperty(id) ? idIndex[id] : -1; }
 
+  // full-text search reads data/text.js (references and predictions), loaded on the first search
+  var textWaiting = false;
+  function withText(done) {
+    if (window.EXPLORER_TEXT) { done(); return; }
+    if (textWaiting) return;
+    textWaiting = true;
+    posEl.textContent = "loading the texts for the search…";
+    var sc = document.createElement("script");
+    sc.src = "data/text.js";
+    sc.onload = function () {
+      textWaiting = false;
+      (window.EXPLORER_TEXT || []).forEach(function (t) {
+        t[0] = String(t[0] || "").toLowerCase();
+        t[1] = t[1].map(function (x) { return String(x || "").toLowerCase(); });
+      });
+      done();
+    };
+    sc.onerror = function () { textWaiting = false; posEl.textContent = "Could not load data/text.js"; };
+    document.head.appendChild(sc);
+  }
+
+  function textMatch(i, words, ri) {
+    var t = window.EXPLORER_TEXT[i];
+    var hay = [];
+    if (state.scope !== "pred" && state.scope !== "preda") hay.push(t[0]);
+    if (state.scope === "preda") { if (ri >= 0) hay.push(t[1][ri]); }
+    else if (state.scope !== "ref") hay = hay.concat(t[1]);
+    return words.every(function (w) { return hay.some(function (h) { return h.indexOf(w) >= 0; }); });
+  }
+
+  function right(v) { return typeof v === "number" && v >= FULL - 1e-9; }
+  function wrong(v) { return typeof v === "number" && v <= 1e-9; }
+
+  function relation(a, b) {
+    switch (state.rel) {
+      case "ab": return right(a) && wrong(b);
+      case "ba": return wrong(a) && right(b);
+      case "both": return right(a) && right(b);
+      case "neither": return wrong(a) && wrong(b);
+      case "gt": return typeof a === "number" && typeof b === "number" && a > b;
+      case "lt": return typeof a === "number" && typeof b === "number" && a < b;
+      default: return true;
+    }
+  }
+
+  // Returns false while the search texts load (onControls runs again when they are there).
   function applyFilter() {
-    var ri = runIndex(state.run);
+    var words = state.text.toLowerCase().split(/\s+/).filter(function (w) { return w; });
+    if (words.length && !window.EXPLORER_TEXT) { withText(function () { onControls(); }); return false; }
+    var ri = runIndex(state.run), bi = runIndex(state.b);
     var lo = state.min === "" ? null : parseFloat(state.min);
     var hi = state.max === "" ? null : parseFloat(state.max);
     var q = state.q.toLowerCase();
@@ -140,8 +187,39 @@
         if (state.status === "failed" && st === "ok" && typeof v === "number") return;
         if (state.status === "ok" && typeof v !== "number") return;
       }
+      if (state.rel && (ri < 0 || bi < 0 || !relation(s[2][ri], s[2][bi]))) return;
+      if (words.length && !textMatch(i, words, ri)) return;
       filtered.push(i);
     });
+    sortFiltered(ri, bi);
+    hintEl.textContent = hint();
+    return true;
+  }
+
+  function sortFiltered(ri, bi) {
+    var key = null;
+    var sign = state.sort.charAt(0) === "-" ? 1 : -1;
+    var by = state.sort.replace(/^-/, "");
+    if (by === "diff" && ri >= 0 && bi >= 0) key = function (s) {
+      var a = s[2][ri], b = s[2][bi];
+      return typeof a === "number" && typeof b === "number" ? a - b : null;
+    };
+    else if (by === "a" && ri >= 0) key = function (s) { return typeof s[2][ri] === "number" ? s[2][ri] : null; };
+    if (!key) return;
+    var keyed = filtered.map(function (i) { return { i: i, k: key(META.samples[i]) }; });
+    keyed.sort(function (x, y) {
+      if (x.k === null || y.k === null) return (x.k === null) - (y.k === null) || x.i - y.i;
+      return sign * (x.k - y.k) || x.i - y.i;
+    });
+    filtered = keyed.map(function (x) { return x.i; });
+  }
+
+  function hint() {
+    var out = META.value_hint ? "score: " + META.value_hint + "." : "";
+    if (state.rel && (runIndex(state.run) < 0 || runIndex(state.b) < 0)) out += " Choose models A and B to compare them.";
+    else if (state.rel === "ab" || state.rel === "ba" || state.rel === "both" || state.rel === "neither")
+      out += " Right: full marks (" + FULL + "); wrong: 0; a failed or missing score is neither.";
+    return out;
   }
 
   // -- list --------------------------------------------------------------------------------------
@@ -158,9 +236,9 @@
       a.appendChild(el("span", "sid", s[0]));
       var dots = el("span", "dots");
       s[2].forEach(function (v, ri) {
-        var d = el("span", "dot");
+        var d = el("span", "dot", glyph(v, ri));
         d.style.background = colour(v, ri);
-        d.title = META.runs[ri].model + ": " + fmt(v);
+        d.setAttribute("aria-label", META.runs[ri].model + ": " + fmt(v));
         dots.appendChild(d);
       });
       a.appendChild(dots);
@@ -194,7 +272,56 @@
   // -- one sample --------------------------------------------------------------------------------
   function section(parent, title) { parent.appendChild(el("h3", null, title)); }
 
-  function textbox(parent, text, mono) { parent.appendChild(el("div", "textbox" + (mono ? " mono" : ""), text)); }
+  // a long text shows its start; a button opens the rest
+  var LONG = 600;
+  function textbox(parent, text, mono) {
+    var box = el("div", "textbox" + (mono ? " mono" : ""), text);
+    parent.appendChild(box);
+    if (String(text || "").length <= LONG) return;
+    box.classList.add("clipped");
+    box.id = "tb-" + (++textbox.n);
+    var b = el("button", "more", "show all (" + String(text).length + " characters)");
+    b.type = "button";
+    b.setAttribute("aria-expanded", "false");
+    b.setAttribute("aria-controls", box.id);
+    b.addEventListener("click", function () {
+      var open = box.classList.toggle("clipped") === false;
+      b.setAttribute("aria-expanded", open ? "true" : "false");
+      b.textContent = open ? "show less" : "show all (" + String(text).length + " characters)";
+    });
+    parent.appendChild(b);
+  }
+  textbox.n = 0;
+
+  function inputsTable(parent, entry) {
+    var rows = [];
+    entry.runs.forEach(function (pr, ri) { if (pr.inputs) rows.push([META.runs[ri].model, pr.inputs]); });
+    if (!rows.length) return;
+    section(parent, "What each model was given (inputs record)");
+    var wrap = el("div", "scroll");
+    var t = el("table", "plain inputs");
+    var head = el("tr");
+    ["Model", "Frames", "Frame indices", "Timestamps (s)", "Size", "Visual tokens", "Prompt SHA-256"].forEach(function (h) {
+      var th = el("th", null, h); th.scope = "col"; head.appendChild(th);
+    });
+    var thead = el("thead"); thead.appendChild(head); t.appendChild(thead);
+    var tb = el("tbody");
+    rows.forEach(function (r) {
+      var x = r[1], tr = el("tr");
+      var list = function (v) { return Array.isArray(v) ? v.map(function (n) { return typeof n === "number" ? Math.round(n * 100) / 100 : String(n); }).join(", ") : "–"; };
+      var wh = function (v) { return Array.isArray(v) ? v.join("×") : ""; };
+      var size = wh(x.decoded_wh) + (x.resized_wh ? " → " + wh(x.resized_wh) : "") + (x.grid_thw ? " (grid " + list(x.grid_thw) + ")" : "");
+      [r[0], (x.frame_indices ? x.frame_indices.length : "–") + (x.frames_requested ? " of " + x.frames_requested + " asked" : "") + (x.images ? ", " + x.images + " images" : ""),
+       list(x.frame_indices), list(x.timestamps), size || "–", x.visual_tokens !== undefined ? String(x.visual_tokens) : "–",
+       x.prompt_sha256 ? String(x.prompt_sha256).slice(0, 16) + "…" : "–"].forEach(function (v, k) {
+        tr.appendChild(el("td", k === 2 || k === 3 ? "small" : null, v));
+      });
+      tb.appendChild(tr);
+    });
+    t.appendChild(tb);
+    wrap.appendChild(t);
+    parent.appendChild(wrap);
+  }
 
   function relClass(rel) {
     var r = String(rel || "").trim().toLowerCase();
@@ -293,6 +420,7 @@
     } else if (META.has_samples) {
       sampleEl.appendChild(el("p", "small muted", "No frames: the video is not available locally (build with --video-root)."));
     }
+    inputsTable(sampleEl, entry);
     if (!META.has_samples) {
       sampleEl.appendChild(el("p", "small muted", "The annotations were not available to the build: prompt and references are not shown."));
     }
@@ -330,10 +458,12 @@
       var box = el("article", "pred" + (ri === focus && META.runs.length > 1 ? " focus" : ""));
       var head = el("header");
       var who = el("span", "who", rm.model);
-      who.title = "run " + rm.id + " · " + (rm.backend || "") + (rm.revision ? " · " + rm.revision : "");
       head.appendChild(who);
+      if (ri === focus) head.appendChild(el("span", "ab", "A"));
+      if (ri === runIndex(state.b)) head.appendChild(el("span", "ab", "B"));
       head.appendChild(el("span", "score", fmt(s[2][ri])));
       box.appendChild(head);
+      box.appendChild(el("div", "small muted", "run " + rm.id + (rm.backend ? " · " + rm.backend : "") + (rm.revision ? " · " + rm.revision : "")));
       if (pr.status === "missing") box.appendChild(el("div", "status-missing", "no prediction in this run"));
       else if (pr.status === "error") box.appendChild(el("div", "status-error", "error: " + (pr.error || "unknown")));
       if (pr.text !== null && pr.text !== undefined) textbox(box, pr.text);
@@ -394,15 +524,15 @@
   window.addEventListener("hashchange", function () {
     readHash();
     syncControls();
-    applyFilter();
-    render();
+    if (applyFilter()) render();
   });
 
   initControls();
   readHash();
   if (runIndex(state.run) < 0 && META.runs.length) state.run = META.runs[0].id;
   syncControls();
-  applyFilter();
-  if (indexOf(state.s) < 0 && filtered.length) state.s = META.samples[filtered[0]][0];
-  render();
+  if (applyFilter()) {
+    if (indexOf(state.s) < 0 && filtered.length) state.s = META.samples[filtered[0]][0];
+    render();
+  }
 })();
