@@ -131,6 +131,12 @@ def split_on_video(text: str) -> tuple[str, str]:
     return "", text.strip()
 
 
+def chat_turns(sample: Sample) -> list[dict[str, str]]:
+    """The conversation after a sample's prompt (`Adapter.chat`): assistant and user turns in order,
+    ending with the user turn to answer; [] for a benchmark sample."""
+    return list(sample.extra.get("turns") or ())
+
+
 def user_text_without_video(prompt: str) -> tuple[str, str]:
     """(user text with the placeholder removed, assistant prefix) for chat-template models."""
     user, prefix = split_chat_prompt(prompt)

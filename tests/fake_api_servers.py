@@ -73,9 +73,11 @@ def _json(obj: Any, status: int = 200, extra: dict[str, str] | None = None):
 
 
 class OpenAIServer(_Server):
-    """POST /v1/chat/completions -> 'answer N: <n images> images' (N counts requests)."""
+    """POST /v1/chat/completions -> '(A) saw <n> images' (images in the whole request), or `reply`: a text,
+    or a function of the request body giving the text. `"stream": true` gets the answer as server-sent
+    events, a chunk per word, usage in the last chunk."""
 
-    def __init__(self, reply: str | None = None):
+    def __init__(self, reply=None):
         super().__init__()
         self.reply = reply
         self.url = f"http://127.0.0.1:{self.port}/v1"
@@ -89,15 +91,31 @@ class OpenAIServer(_Server):
         self.record({"method": method, "path": h.path, "headers": dict(h.headers), "json": data})
         if method != "POST" or not h.path.endswith("/chat/completions"):
             return _json({"error": {"message": "not found"}}, 404)
-        content = data["messages"][-1]["content"]
-        n_images = sum(1 for p in content if isinstance(p, dict) and p.get("type") == "image_url")
-        text = self.reply or f"(A) saw {n_images} images"
+        n_images = sum(1 for m in data["messages"] if isinstance(m["content"], list)
+                       for p in m["content"] if isinstance(p, dict) and p.get("type") == "image_url")
+        text = self.reply(data) if callable(self.reply) else self.reply or f"(A) saw {n_images} images"
+        usage = {"prompt_tokens": 85 * n_images + 20, "completion_tokens": 5, "total_tokens": 85 * n_images + 25}
+        model = data["model"] + "-2024-08-06"
+        if data.get("stream"):
+            return 200, {"Content-Type": "text/event-stream"}, _events(text, model, usage)
         return _json({
-            "id": "chatcmpl-" + uuid.uuid4().hex[:8], "object": "chat.completion", "created": 0,
-            "model": data["model"] + "-2024-08-06",
+            "id": "chatcmpl-" + uuid.uuid4().hex[:8], "object": "chat.completion", "created": 0, "model": model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 85 * n_images + 20, "completion_tokens": 5, "total_tokens": 85 * n_images + 25},
+            "usage": usage,
         })
+
+
+def _events(text: str, model: str, usage: dict[str, int]) -> bytes:
+    """A chat completion as the stream of chunks OpenAI sends."""
+    pieces = re.findall(r"\S+\s*|\s+", text) or [""]
+    chunks = [{"choices": [{"index": 0, "delta": {"content": p}, "finish_reason": None}]} for p in pieces]
+    chunks.append({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+    chunks.append({"choices": [], "usage": usage})
+    out = b""
+    for c in chunks:
+        c.update({"id": "chatcmpl-s", "object": "chat.completion.chunk", "created": 0, "model": model})
+        out += b"data: " + json.dumps(c).encode() + b"\n\n"
+    return out + b"data: [DONE]\n\n"
 
 
 class GeminiServer(_Server):
