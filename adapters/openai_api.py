@@ -120,6 +120,7 @@ class OpenAIVisionAdapter(VideoAdapter):
             raise BadInput(f"{model}: image format {self.image_format!r} or content order {self.content_order!r} "
                            f"unknown (formats {', '.join(IMAGE_FORMATS)}; orders {', '.join(CONTENT_ORDERS)})")
         self.api_family = self.token_family()
+        self._last_parts = None  # (frames, parts, record) of the last frames encoded
         self.max_frames = frame_bound(self.api_family, self.detail, self.max_new_tokens)
         super().__init__(model, options)
         self.concurrency = max(1, options.concurrency or 16)
@@ -172,8 +173,8 @@ class OpenAIVisionAdapter(VideoAdapter):
         if size != img.size:
             img = img.resize(size, Image.Resampling.BICUBIC)
         buf = io.BytesIO()
-        if self.image_format == "png":
-            img.save(buf, format="PNG")
+        if self.image_format == "png":  # the fastest zlib level: the same pixels, 3x less CPU, ~20% more bytes
+            img.save(buf, format="PNG", compress_level=1)
             mime = "image/png"
         else:
             img.save(buf, format="JPEG", quality=90)
@@ -182,7 +183,16 @@ class OpenAIVisionAdapter(VideoAdapter):
         return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}", size, len(data)
 
     def image_parts(self, images: list) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-        """The image parts of the frames, and what was sent (sizes, bytes, tokens)."""
+        """The image parts of the frames, and what was sent (sizes, bytes, tokens). The last frames'
+        parts are kept: the next question on the same clip (a chat's next turn) sends them again."""
+        last = self._last_parts
+        if last is not None and last[0] is images:
+            return last[1], dict(last[2])
+        parts, sent = self._encode_parts(images)
+        self._last_parts = (images, parts, sent)
+        return parts, dict(sent)
+
+    def _encode_parts(self, images: list) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         parts, sizes, total = [], [], 0
         for img in images:
             url, size, n = self.encode_image(img)

@@ -75,11 +75,13 @@ def _json(obj: Any, status: int = 200, extra: dict[str, str] | None = None):
 class OpenAIServer(_Server):
     """POST /v1/chat/completions -> '(A) saw <n> images' (images in the whole request), or `reply`: a text,
     or a function of the request body giving the text. `"stream": true` gets the answer as server-sent
-    events, a chunk per word, usage in the last chunk."""
+    events, a chunk per word, usage in the last chunk; with `cut_stream`, the stream stops after two words
+    (a connection lost mid-answer)."""
 
     def __init__(self, reply=None):
         super().__init__()
         self.reply = reply
+        self.cut_stream = False
         self.url = f"http://127.0.0.1:{self.port}/v1"
 
     @property
@@ -97,7 +99,7 @@ class OpenAIServer(_Server):
         usage = {"prompt_tokens": 85 * n_images + 20, "completion_tokens": 5, "total_tokens": 85 * n_images + 25}
         model = data["model"] + "-2024-08-06"
         if data.get("stream"):
-            return 200, {"Content-Type": "text/event-stream"}, _events(text, model, usage)
+            return 200, {"Content-Type": "text/event-stream"}, _events(text, model, usage, self.cut_stream)
         return _json({
             "id": "chatcmpl-" + uuid.uuid4().hex[:8], "object": "chat.completion", "created": 0, "model": model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
@@ -105,17 +107,20 @@ class OpenAIServer(_Server):
         })
 
 
-def _events(text: str, model: str, usage: dict[str, int]) -> bytes:
-    """A chat completion as the stream of chunks OpenAI sends."""
+def _events(text: str, model: str, usage: dict[str, int], cut: bool = False) -> bytes:
+    """A chat completion as the stream of chunks OpenAI sends (cut: only its first two words)."""
     pieces = re.findall(r"\S+\s*|\s+", text) or [""]
     chunks = [{"choices": [{"index": 0, "delta": {"content": p}, "finish_reason": None}]} for p in pieces]
-    chunks.append({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
-    chunks.append({"choices": [], "usage": usage})
+    if cut:
+        chunks = chunks[:2]
+    else:
+        chunks.append({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        chunks.append({"choices": [], "usage": usage})
     out = b""
     for c in chunks:
         c.update({"id": "chatcmpl-s", "object": "chat.completion.chunk", "created": 0, "model": model})
         out += b"data: " + json.dumps(c).encode() + b"\n\n"
-    return out + b"data: [DONE]\n\n"
+    return out if cut else out + b"data: [DONE]\n\n"
 
 
 class GeminiServer(_Server):

@@ -85,13 +85,17 @@ class OpenAIChat:
             async with session.post(self.url, data=data, proxy=self._proxy) as resp:
                 if resp.status != 200:
                     raise status_error(resp.status, error_message(await resp.read()), resp.headers)
+                done = False
                 async for line in resp.content:
                     if not line.startswith(b"data:"):
                         continue
                     payload = line[5:].strip()
                     if payload == b"[DONE]":
+                        done = True
                         break
                     read_chunk(json.loads(payload), answer, on_text)
+            if not done and answer["finish_reason"] is None:  # the connection closed mid-answer
+                raise CallError("APIConnectionError", "the answer's stream ended before its end", transient=True)
         except self._errors as exc:
             raise connection_error(exc) from None
         except ValueError as exc:  # a chunk that is no JSON: like a dropped connection
