@@ -282,3 +282,31 @@ def test_local_models_continue_a_conversation_in_their_own_format(model, tmp_pat
     else:  # the chat template, the generation prompt open at the end
         assert prompt.endswith("<|im_start|>assistant\n") and "a man walks to the door<|im_end|>" in prompt
     a.close()
+
+
+def test_gemini_gets_the_conversation_as_contents_with_the_video_first(tmp_path):
+    pytest.importorskip("google.genai")
+    from fake_api_servers import GeminiServer
+
+    from harness import registry
+    from harness.adapter import AdapterOptions
+    from harness.settings import Environment
+
+    clip = make_video(tmp_path / "c.mp4", n_frames=12, size=(64, 48))
+    with GeminiServer() as srv:
+        env = Environment.load({"GEMINI_API_KEY": "g-test", "HARNESS_GEMINI_POLL": "0.01"})
+        a = registry.adapter("gemini-1.5-pro", AdapterOptions(base_url=srv.url, cache_dir=str(tmp_path / "c"), env=env,
+                                                              extra={"fps": 1.0}))
+        pieces: list[str] = []
+        turns = [{"role": "user", "content": "What happens?"}]
+        first = a.chat(input_sample(clip), turns, on_text=pieces.append)
+        turns += [{"role": "assistant", "content": first.text}, {"role": "user", "content": "Why?"}]
+        second = a.chat(input_sample(clip), turns)
+        a.close()
+        assert first.ok and second.ok and pieces == [first.text]  # not streamed: handed over whole
+        assert srv.count("POST", "/upload/v1beta/files") == 1  # one upload for the whole conversation
+        body = [r["json"] for r in srv.requests if ":generateContent" in r["path"]][-1]
+    roles = [c["role"] for c in body["contents"]]
+    assert roles == ["user", "model", "user"]
+    assert "fileData" in body["contents"][0]["parts"][0] and body["contents"][0]["parts"][1]["text"] == "What happens?"
+    assert body["contents"][2]["parts"] == [{"text": "Why?"}]

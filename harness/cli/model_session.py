@@ -76,6 +76,9 @@ def read_input(adapter, path: str) -> tuple[Sample, Any]:
     from harness.conversation import input_sample
 
     media = input_sample(path)
+    if adapter.frames.n_frames == 0 and media.extra.get("frame_files"):
+        raise BadInput(f"{path}: a folder of frames; {adapter.model} is sent the video file itself "
+                       "(--gemini-input frames sends frames)")
     try:
         if adapter.frames.n_frames > 0:
             return media, adapter.load_frames(media)
