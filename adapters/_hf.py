@@ -192,7 +192,7 @@ class LocalAdapter(VideoAdapter):
     def generate_kwargs(self) -> dict[str, Any]:
         kw = {"do_sample": False, "num_beams": 1, "max_new_tokens": self.max_new_tokens,
               "use_cache": True, "temperature": None, "top_p": None, "top_k": None}
-        if self.stream is not None and self.stream.on_text is not None:  # chat: the reply as it is made
+        if self.stream is not None and self.stream.listener is not None:  # chat: the reply as it is made
             kw["streamer"] = text_streamer(self.tokenizer, self.stream)
         return kw
 

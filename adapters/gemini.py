@@ -244,7 +244,8 @@ class GeminiAdapter(VideoAdapter):
         cached = client.cached(key)
         t0 = time.perf_counter()
         try:
-            record = await client.complete(contents, self.config(), key=key)
+            listener = self.stream.listener if self.stream is not None else None
+            record = await client.complete(contents, self.config(), key=key, on_text=listener)
         except CallFailed as exc:
             return error_prediction(sample, "api", exc, n_frames=n_frames, meta=meta)
         return Prediction(sample_id=sample.id, text=record["text"].strip(),

@@ -271,9 +271,9 @@ class OpenAIVisionAdapter(VideoAdapter):
         except Exception as exc:
             return error_prediction(sample, "video", exc)
         t0 = time.perf_counter()
-        stream = self.stream
+        listener = self.stream.listener if self.stream is not None else None
         try:  # a refused key, an unknown model or an endpoint gone stops the run (the client's typed errors)
-            reply = await client.complete(msgs, self.request_params(), on_text=stream.put if stream else None)
+            reply = await client.complete(msgs, self.request_params(), on_text=listener)
         except CallFailed as exc:
             return error_prediction(sample, "api", exc, n_frames=len(frames.images), meta={"inputs": record})
         return Prediction(sample_id=sample.id, text=(reply.get("text") or "").strip(),

@@ -87,6 +87,11 @@ class TextStream:
         self.on_text = on_text
         self.sent = ""
 
+    @property
+    def listener(self) -> Callable[[str], None] | None:
+        """What a backend hands pieces to, or None when nobody listens (then it need not stream)."""
+        return self.put if self.on_text is not None else None
+
     def put(self, piece: str) -> None:
         if piece and self.on_text is not None:
             self.sent += piece

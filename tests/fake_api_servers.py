@@ -1,5 +1,5 @@
 """Loopback servers speaking the OpenAI chat-completions API and the Gemini (Developer API)
-HTTP protocol: Files API resumable upload, file get/delete, models/*:generateContent.
+HTTP protocol: Files API resumable upload, file get/delete, models/*:generateContent and its stream.
 
 Both record every request (method, path, headers, JSON body) for the tests to inspect, and
 answer deterministically. Bound to 127.0.0.1 only.
@@ -185,11 +185,12 @@ class GeminiServer(_Server):
                 del self.files[name]
                 self.deleted.append(name)
                 return _json({})
-        if method == "POST" and ":generateContent" in path and self.faults:
+        generate = ":generateContent" in path or ":streamGenerateContent" in path
+        if method == "POST" and generate and self.faults:
             status = self.faults.pop(0)
             return _json({"error": {"code": status, "message": f"fake fault {status}", "status": "FAKE"}}, status)
-        if method == "POST" and ":generateContent" in path:
-            parts = data["contents"][-1]["parts"]
+        if method == "POST" and generate:
+            parts = [p for c in data["contents"] for p in c["parts"]]
             # protobuf JSON: the API accepts lowerCamel and snake_case field names alike
             videos = [p["fileData"].get("fileUri") or p["fileData"].get("file_uri") for p in parts if "fileData" in p]
             for uri in videos:
@@ -199,10 +200,17 @@ class GeminiServer(_Server):
                                             "status": "FAILED_PRECONDITION"}}, 400)
             n_images = sum(1 for p in parts if "inlineData" in p or "inline_data" in p)
             text = f"A video ({len(videos)} files, {n_images} images)."
+            usage = {"promptTokenCount": 300, "candidatesTokenCount": 7, "totalTokenCount": 307}
+            if ":streamGenerateContent" in path:  # server-sent events, a chunk per word, usage at the end
+                words = re.findall(r"\S+\s*", text)
+                events = [{"candidates": [{"content": {"role": "model", "parts": [{"text": w}]}, "index": 0}]}
+                          for w in words]
+                events[-1]["candidates"][0]["finishReason"] = "STOP"
+                events[-1]["usageMetadata"] = usage
+                body = b"".join(b"data: " + json.dumps(e).encode() + b"\r\n\r\n" for e in events)
+                return 200, {"Content-Type": "text/event-stream"}, body
             return _json({"candidates": [{"content": {"role": "model", "parts": [{"text": text}]},
-                                          "finishReason": "STOP", "index": 0}],
-                          "usageMetadata": {"promptTokenCount": 300, "candidatesTokenCount": 7,
-                                            "totalTokenCount": 307}})
+                                          "finishReason": "STOP", "index": 0}], "usageMetadata": usage})
         return _json({"error": {"code": 404, "message": f"unknown {method} {path}", "status": "NOT_FOUND"}}, 404)
 
 

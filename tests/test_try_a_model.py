@@ -303,9 +303,11 @@ def test_gemini_gets_the_conversation_as_contents_with_the_video_first(tmp_path)
         turns += [{"role": "assistant", "content": first.text}, {"role": "user", "content": "Why?"}]
         second = a.chat(input_sample(clip), turns)
         a.close()
-        assert first.ok and second.ok and pieces == [first.text]  # not streamed: handed over whole
+        assert first.ok and second.ok
+        assert pieces == ["A ", "video ", "(1 ", "files, ", "0 ", "images)."]  # streamed as it came
         assert srv.count("POST", "/upload/v1beta/files") == 1  # one upload for the whole conversation
-        body = [r["json"] for r in srv.requests if ":generateContent" in r["path"]][-1]
+        assert srv.count("POST", ":streamGenerateContent") == 1 and srv.count("POST", ":generateContent") == 1
+        body = [r["json"] for r in srv.requests if "GenerateContent" in r["path"] or "generateContent" in r["path"]][-1]
     roles = [c["role"] for c in body["contents"]]
     assert roles == ["user", "model", "user"]
     assert "fileData" in body["contents"][0]["parts"][0] and body["contents"][0]["parts"][1]["text"] == "What happens?"

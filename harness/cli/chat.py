@@ -111,7 +111,7 @@ def _loop(session: Session) -> None:
     while True:
         try:
             line = input("you> ").strip()
-        except EOFError:
+        except (EOFError, KeyboardInterrupt):  # Ctrl-D or Ctrl-C at the prompt: the end of the chat
             print()
             return
         if not line:
@@ -123,4 +123,8 @@ def _loop(session: Session) -> None:
             except BadInput as exc:  # a file that is not there or not a transcript: say so, keep talking
                 say(str(exc))
             continue
-        session.ask(line)
+        try:
+            session.ask(line)
+        except KeyboardInterrupt:  # Ctrl-C during an answer: that turn is dropped, the chat goes on
+            print()
+            say("answer interrupted; the question is not kept")
