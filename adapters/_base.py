@@ -71,7 +71,8 @@ class VideoAdapter(Adapter):
     def load_frames(self, sample: Sample):
         """The FrameSample for a sample's clip (VideoError when it cannot be decoded): its video
         (within the clip window, when the annotation gives one) or its list of frame files. The last
-        clip is kept in memory: consecutive questions on one video (and every turn of a chat) reuse it."""
+        clip is kept in memory: consecutive questions on one video (and every turn of a chat) reuse it, so
+        callers read the frames and never change them."""
         key = (sample.video, _stamp(sample.video), tuple(sample.extra.get("frame_files") or ()), clip_window(sample))
         last = self._last_frames
         if last is not None and last[0] == key:
