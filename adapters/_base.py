@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import importlib.metadata
 import importlib.util
+import os
 import re
 from typing import Any, ClassVar
 
@@ -45,6 +46,7 @@ class VideoAdapter(Adapter):
             raise BadInput(f"{model} runs on backend {' or '.join(self.backends)}, not {self.backend!r}")
         self.frames = self.frame_spec(frame_count(model, options.frames, self.default_frames, self.max_frames))
         self._frame_cache = None
+        self._last_frames = None  # (clip key, FrameSample) of the last clip read
 
     def frame_spec(self, n: int) -> FrameSpec:
         sampler = self.sampler
@@ -68,7 +70,18 @@ class VideoAdapter(Adapter):
 
     def load_frames(self, sample: Sample):
         """The FrameSample for a sample's clip (VideoError when it cannot be decoded): its video
-        (within the clip window, when the annotation gives one) or its list of frame files."""
+        (within the clip window, when the annotation gives one) or its list of frame files. The last
+        clip is kept in memory: consecutive questions on one video (and every turn of a chat) reuse it, so
+        callers read the frames and never change them."""
+        key = (sample.video, _stamp(sample.video), tuple(sample.extra.get("frame_files") or ()), clip_window(sample))
+        last = self._last_frames
+        if last is not None and last[0] == key:
+            return last[1]
+        frames = self._read_frames(sample)
+        self._last_frames = (key, frames)
+        return frames
+
+    def _read_frames(self, sample: Sample):
         files = sample.extra.get("frame_files")
         if files:
             from harness.video import sample_frame_list
@@ -92,6 +105,15 @@ class VideoAdapter(Adapter):
         if self._frame_cache is not None:
             self._frame_cache.close()
             self._frame_cache = None
+
+
+def _stamp(path: str | None) -> tuple[int, int] | None:
+    """(size, mtime) of a file: a file rewritten in place is read again."""
+    try:
+        st = os.stat(path) if path else None
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns) if st else None
 
 
 def clip_window(sample: Sample) -> tuple[float | None, float | None] | None:
@@ -129,6 +151,12 @@ def split_on_video(text: str) -> tuple[str, str]:
         before, _, after = text.partition(VIDEO_PLACEHOLDER)
         return before.strip(), after.replace(VIDEO_PLACEHOLDER, "").strip()
     return "", text.strip()
+
+
+def chat_turns(sample: Sample) -> list[dict[str, str]]:
+    """The conversation after a sample's prompt (`Adapter.chat`): assistant and user turns in order,
+    ending with the user turn to answer; [] for a benchmark sample."""
+    return list(sample.extra.get("turns") or ())
 
 
 def user_text_without_video(prompt: str) -> tuple[str, str]:

@@ -19,7 +19,7 @@ from harness.adapter import AdapterOptions
 from harness.errors import BadInput, MissingDependency
 from harness.types import Prediction, Sample
 
-from harness.adapters._base import (VideoAdapter, error_prediction, frames_record, prompt_hash, require,
+from harness.adapters._base import (VideoAdapter, chat_turns, error_prediction, frames_record, prompt_hash, require,
                                     user_text_without_video, version_tuple, versions)
 
 DTYPES = {"float16": "float16", "fp16": "float16", "half": "float16", "bfloat16": "bfloat16",
@@ -190,8 +190,11 @@ class LocalAdapter(VideoAdapter):
         raise NotImplementedError
 
     def generate_kwargs(self) -> dict[str, Any]:
-        return {"do_sample": False, "num_beams": 1, "max_new_tokens": self.max_new_tokens,
-                "use_cache": True, "temperature": None, "top_p": None, "top_k": None}
+        kw = {"do_sample": False, "num_beams": 1, "max_new_tokens": self.max_new_tokens,
+              "use_cache": True, "temperature": None, "top_p": None, "top_k": None}
+        if self.stream is not None and self.stream.listener is not None:  # chat: the reply as it is made
+            kw["streamer"] = text_streamer(self.tokenizer, self.stream)
+        return kw
 
     def decode_new_tokens(self, tokenizer, new_tokens, stop_ids=None) -> tuple[list[str], list[int]]:
         """Texts and token counts of generated ids (batch x new), stopping at EOS / padding
@@ -275,6 +278,7 @@ class ChatTemplateAdapter(LocalAdapter):
         if self.system_prompt:
             msgs.append({"role": "system", "content": [{"type": "text", "text": self.system_prompt}]})
         msgs.append({"role": "user", "content": [{"type": "video"}, {"type": "text", "text": user}]})
+        msgs += [{"role": t["role"], "content": [{"type": "text", "text": t["content"]}]} for t in chat_turns(sample)]
         return msgs
 
     def chat_text(self, sample: Sample) -> str:
@@ -331,6 +335,17 @@ class ChatTemplateAdapter(LocalAdapter):
 
 
 # -- helpers -------------------------------------------------------------------------------
+def text_streamer(tokenizer, stream):
+    """A transformers streamer handing each finished piece of the reply to `stream` (a TextStream)."""
+    from transformers import TextStreamer
+
+    class _ToStream(TextStreamer):
+        def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
+            stream.put(text)
+
+    return _ToStream(tokenizer, skip_prompt=True, skip_special_tokens=True)
+
+
 def smart_resize(height: int, width: int, factor: int = 28, min_pixels: int = 56 * 56,
                  max_pixels: int = 28 * 28 * 1280) -> tuple[int, int]:
     """Qwen2-VL's size rule: sides multiples of `factor`, area within [min, max], aspect kept."""

@@ -27,12 +27,15 @@ from typing import Any, ClassVar
 
 from harness.adapter import AdapterOptions
 from harness.errors import BadInput, CallFailed, VideoError
-from harness.types import FrameSpec, Prediction, Sample
+from harness.types import MAX_FRAMES, FrameSpec, Prediction, Sample
 
-from harness.adapters._base import (VideoAdapter, error_prediction, require, split_chat_prompt, split_on_video,
-                                    versions)
+from harness.adapters._base import (VideoAdapter, chat_turns, compact_prompt, error_prediction, frames_record,
+                                    prompt_hash, require, split_chat_prompt, split_on_video, versions)
 
 INPUTS = ("video", "frames")
+MAX_INLINE_BYTES = 20 * 2**20  # a request with inline data may carry 20 MB (Gemini API)
+IMAGE_TOKEN = "<image>"  # how the inputs record writes an image part (and VIDEO_TOKEN the uploaded video)
+VIDEO_TOKEN = "<video>"
 
 
 class GeminiAdapter(VideoAdapter):
@@ -42,10 +45,14 @@ class GeminiAdapter(VideoAdapter):
     backends: ClassVar[tuple[str, ...]] = ("gemini",)
     needs = "GEMINI_API_KEY or GOOGLE_API_KEY, extra [gemini]; native video (1 fps) or --gemini-input frames"
     default_frames: ClassVar[int] = 8
+    # --gemini-input frames: 3,600 images a request and 258 tokens each in a 1M/2M context are beyond the
+    # harness's own bound; what binds is the request size (20 MB inline), checked per request
+    max_frames: ClassVar[int] = MAX_FRAMES
     default_max_new_tokens: ClassVar[int] = 512
 
     def __init__(self, model: str, options: AdapterOptions):
         self.input = options.extra.get("gemini_input") or "video"
+        self.fps = options.extra.get("fps")  # video: frames a second Gemini samples (None: the API's default, 1)
         if self.input not in INPUTS:
             raise BadInput(f"--gemini-input must be one of {', '.join(INPUTS)}, not {self.input!r}")
         super().__init__(model, options)
@@ -65,7 +72,7 @@ class GeminiAdapter(VideoAdapter):
 
     def frame_spec(self, n: int) -> FrameSpec:
         if self.input == "video":  # Gemini samples the video itself
-            return FrameSpec(n_frames=0, fps_cap=1.0, decoder="gemini", sampler_version="gemini")
+            return FrameSpec(n_frames=0, fps_cap=self.fps or 1.0, decoder="gemini", sampler_version="gemini")
         return super().frame_spec(n)
 
     def config(self) -> dict[str, Any]:
@@ -73,6 +80,8 @@ class GeminiAdapter(VideoAdapter):
 
     def spec_fields(self) -> dict[str, Any]:
         gen = {**self.config(), "input": self.input, "api_model": self.api_model}
+        if self.input == "video" and self.fps is not None:
+            gen["video_fps"] = self.fps
         if self.input == "frames":
             gen["image_format"] = "jpeg q90"
         if self.base_url:
@@ -144,7 +153,8 @@ class GeminiAdapter(VideoAdapter):
 
     # -- requests ------------------------------------------------------------------------
     def contents(self, sample: Sample) -> tuple[list[Any], str, dict[str, Any]]:
-        """(parts, content key, frame info) for one sample."""
+        """(contents, content key, inputs record) for one sample: the video or its frames in the first
+        user turn, then the conversation so far (chat)."""
         from google.genai import types
 
         user, prefix = split_chat_prompt(sample.prompt)
@@ -153,28 +163,61 @@ class GeminiAdapter(VideoAdapter):
         parts: list[Any] = []
         if before:
             parts.append(types.Part.from_text(text=before))
-        info: dict[str, Any] = {}
         if self.input == "video":
-            if not sample.video:
-                raise VideoError(f"sample {sample.id} has no video")
-            digest, f = self.video_file(sample.video)
-            parts.append(types.Part.from_uri(file_uri=f.uri, mime_type=f.mime_type))
-            media_key = digest
+            media_key, record, media = self.video_part(sample)
         else:
-            frames = self.load_frames(sample)
-            blobs = []
-            for im in frames.images:
-                buf = io.BytesIO()
-                im.save(buf, format="JPEG", quality=90)
-                blobs.append(buf.getvalue())
-            parts.extend(types.Part.from_bytes(data=b, mime_type="image/jpeg") for b in blobs)
-            media_key = hashlib.sha256(b"".join(blobs)).hexdigest()
-            info = {"n_frames": len(frames.images), "frame_indices": list(frames.indices)}
+            media_key, record, media = self.frame_parts(sample)
+        parts += media
         if after:
             parts.append(types.Part.from_text(text=after))
-        key = hashlib.sha256(json.dumps([self.api_model, self.input, media_key, before, after, self.config()],
-                                        sort_keys=True).encode()).hexdigest()
-        return parts, key, info
+        turns = chat_turns(sample)
+        contents = [types.Content(role="user", parts=parts)] + [
+            types.Content(role="model" if t["role"] == "assistant" else "user", parts=[types.Part.from_text(text=t["content"])])
+            for t in turns]
+        key_parts: list[Any] = [self.api_model, self.input, media_key, before, after, self.config()]
+        if self.input == "video" and self.fps is not None:
+            key_parts.append({"fps": self.fps})
+        if turns:
+            key_parts.append(turns)
+        key = hashlib.sha256(json.dumps(key_parts, sort_keys=True).encode()).hexdigest()
+        token = VIDEO_TOKEN if self.input == "video" else IMAGE_TOKEN
+        text = "\n".join(f"{'ASSISTANT' if c.role == 'model' else 'USER'}: "
+                         + "".join(p.text if p.text is not None else token for p in c.parts) for c in contents)
+        record.update({"prompt_sha256": prompt_hash(text), "prompt": compact_prompt(text, IMAGE_TOKEN)})
+        return contents, key, record
+
+    def video_part(self, sample: Sample) -> tuple[str, dict[str, Any], list[Any]]:
+        """The uploaded video's part (Gemini samples it at `fps`), its content hash and record."""
+        from google.genai import types
+
+        if not sample.video:
+            raise VideoError(f"sample {sample.id} has no video")
+        digest, f = self.video_file(sample.video)
+        part = types.Part(file_data=types.FileData(file_uri=f.uri, mime_type=f.mime_type))
+        if self.fps is not None:
+            part.video_metadata = types.VideoMetadata(fps=self.fps)
+        return digest, {"video_sha256": digest, "input": "video", "fps": self.fps or 1.0}, [part]
+
+    def frame_parts(self, sample: Sample) -> tuple[str, dict[str, Any], list[Any]]:
+        """The sampled frames as inline JPEG parts, their hash and record."""
+        from google.genai import types
+
+        frames = self.load_frames(sample)
+        blobs = []
+        for im in frames.images:
+            buf = io.BytesIO()
+            im.save(buf, format="JPEG", quality=90)
+            blobs.append(buf.getvalue())
+        total = sum(len(b) for b in blobs)
+        if total > MAX_INLINE_BYTES:
+            raise VideoError(f"{len(blobs)} frames make {total / 2**20:.1f} MB of JPEG, above the "
+                             f"{MAX_INLINE_BYTES // 2**20} MB a Gemini request may carry; use fewer --frames "
+                             "or --gemini-input video")
+        record = frames_record(frames)
+        record.update({"input": "frames", "images": len(blobs), "image_format": "jpeg q90", "image_bytes": total,
+                       "resized_wh": list(frames.images[0].size) if frames.images else None})
+        parts = [types.Part.from_bytes(data=b, mime_type="image/jpeg") for b in blobs]
+        return hashlib.sha256(b"".join(blobs)).hexdigest(), record, parts
 
     def generate(self, samples: list[Sample]) -> list[Prediction]:
         if self._client is None:
@@ -192,20 +235,19 @@ class GeminiAdapter(VideoAdapter):
             await client.aclose()
 
     async def _one(self, client, pool, sample: Sample) -> Prediction:
-        from google.genai import types
-
         try:
-            parts, key, info = await asyncio.get_running_loop().run_in_executor(pool, self.contents, sample)
+            contents, key, inputs = await asyncio.get_running_loop().run_in_executor(pool, self.contents, sample)
         except Exception as exc:
             return error_prediction(sample, "video", exc)
-        n_frames = info.get("n_frames")
-        meta = {k: v for k, v in info.items() if k != "n_frames"}
+        n_frames = inputs.get("images")
+        meta: dict[str, Any] = {"inputs": inputs}
         cached = client.cached(key)
         t0 = time.perf_counter()
         try:
-            record = await client.complete([types.Content(role="user", parts=parts)], self.config(), key=key)
+            listener = self.stream.listener if self.stream is not None else None
+            record = await client.complete(contents, self.config(), key=key, on_text=listener)
         except CallFailed as exc:
-            return error_prediction(sample, "api", exc, n_frames=n_frames)
+            return error_prediction(sample, "api", exc, n_frames=n_frames, meta=meta)
         return Prediction(sample_id=sample.id, text=record["text"].strip(),
                           seconds=None if cached else time.perf_counter() - t0,
                           prompt_tokens=record.get("prompt_tokens"), completion_tokens=record.get("completion_tokens"),

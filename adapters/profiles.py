@@ -7,9 +7,8 @@ Result.overridden carry the profile id and each overridden setting ({"frames": {
 "run": 8}}), so the board can label the run instead of presenting it as the profile's number.
 
 `settings` are AdapterOptions fields (frames, revision, detail, max_new_tokens) or its `extra`
-(dtype, gemini_input). `pending` lists what the profile needs but the model's adapter does not
-apply yet; `applied=False` profiles are shown but not yet applied to runs (their adapters are being
-rewritten; see `pending`).
+(dtype, gemini_input, fps, image_format, content_order). `not_followed` names what the source does
+that the profile deliberately does not, each with the reason (recorded in every run's spec.json).
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 OPTION_FIELDS = ("frames", "revision", "detail", "max_new_tokens")
-EXTRA_FIELDS = ("dtype", "gemini_input")
+EXTRA_FIELDS = ("dtype", "gemini_input", "fps", "image_format", "content_order")
 
 LEADERBOARD = ("DREAM-1K leaderboard, tarsier-vlm.github.io index.html @3b3fa950 "
                "(../shared/published/dream1k_leaderboard_site*.csv)")
@@ -29,7 +28,7 @@ class Profile:
     reproduces: str | None  # the published number, or None: no published row this id reproduces
     source: str
     settings: dict[str, Any] = field(default_factory=dict)
-    pending: dict[str, Any] = field(default_factory=dict)  # needed, not yet applied by the adapter
+    not_followed: dict[str, str] = field(default_factory=dict)  # what the source does and runs do not: why
     applied: bool = True
     note: str = ""
 
@@ -67,19 +66,25 @@ PROFILES: dict[str, Profile] = {
     "internvl3-8b": Profile(None, "-", {"frames": 8}),
     "gpt-4o": Profile(
         "DREAM-1K F1 39.2 (GPT-4o, 16 frames, 2024/05/13)",
-        LEADERBOARD + "; bytedance/tarsier tools/gpt_api.py:78-104@e3f27ef6 (model gpt-4o-2024-05-13, "
-        "detail high, PNG frames after the text, temperature 0.7, top_p 0.95)",
-        {"frames": 16, "revision": "gpt-4o-2024-05-13", "detail": "high"},
-        pending={"image_format": "png", "content_order": "text first, then the frames",
-                 "temperature": 0.7, "top_p": 0.95},
-        applied=False, note="adapters/openai_api.py is being rewritten (#15); the lead wires `pending`"),
+        LEADERBOARD + " (16 frames, dated 2024/05/13); bytedance/tarsier tools/gpt_api.py:76-104@e3f27ef6 "
+        "(call_azure_gpt4v_api: `gpt-4o-2024-05-13` named beside its model, the prompt text before the "
+        "frames, frames as data:image/png, detail high, no max_tokens, temperature 0.7, top_p 0.95)",
+        {"frames": 16, "revision": "gpt-4o-2024-05-13", "detail": "high", "image_format": "png",
+         "content_order": "text-first", "max_new_tokens": 4096},
+        not_followed={
+            "temperature": "the script samples (temperature 0.7, top_p 0.95); no caller of it in the official "
+                           "code (branches tarsier, main) shows that the leaderboard row was made this way, "
+                           "so runs keep temperature 0: an answer that can be asked for again"},
+        note="The row gives only the frame count and the date; the rest is the official script's, which no "
+             "official evaluation script calls. No max_tokens in the script = the snapshot's own limit, 4096. "
+             "Frames are sent at the size the API's high-detail rule makes them (fit 2048, short side 768)."),
     "gemini-1.5-pro": Profile(
-        "DREAM-1K F1 36.2 (Gemini 1.5 Pro, 1 fps)", LEADERBOARD, {"gemini_input": "video"},
-        pending={"fps": 1.0}, applied=False,
-        note="native video at 1 fps, the leaderboard's input rate; adapters/gemini.py is being rewritten (#15)"),
+        "DREAM-1K F1 36.2 (Gemini 1.5 Pro, 1 fps)", LEADERBOARD + " (frames column: 1 fps)",
+        {"gemini_input": "video", "fps": 1.0},
+        note="native video; fps 1.0 sent explicitly (video_metadata), the API's documented default"),
     "gemini-1.5-flash": Profile(
-        "DREAM-1K F1 34.8 (Gemini 1.5 Flash, 1 fps)", LEADERBOARD, {"gemini_input": "video"},
-        pending={"fps": 1.0}, applied=False, note="as gemini-1.5-pro"),
+        "DREAM-1K F1 34.8 (Gemini 1.5 Flash, 1 fps)", LEADERBOARD + " (frames column: 1 fps)",
+        {"gemini_input": "video", "fps": 1.0}, note="as gemini-1.5-pro"),
 }
 
 
@@ -112,6 +117,8 @@ def profile_options(model: str, bench: str | None, opts):
         overrides["model_path"] = {"profile": None, "run": "local checkpoint"}
     label = {"id": model, "reproduces": p.reproduces, "source": p.source, "settings": dict(p.settings),
              "overridden": overrides}
+    if p.not_followed:
+        label["not_followed"] = dict(p.not_followed)
     if bench:
         label["bench"] = bench
     return replace(opts, extra=extra, profile=label, **fields), label

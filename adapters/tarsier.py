@@ -21,6 +21,7 @@ Tarsier2 is in tarsier2.py.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -28,16 +29,20 @@ from harness.errors import BadInput
 from harness.types import Prediction, Sample
 
 from harness.adapters._hf import LocalAdapter
-from harness.adapters._base import compact_prompt, frames_record, prompt_hash, split_chat_prompt
+from harness.adapters._base import chat_turns, compact_prompt, frames_record, prompt_hash, split_chat_prompt
 
 IMAGE_TOKEN = "<image>"
+_VISUAL = re.compile(r"(<image>|<video>)\n*")
 
 
-def tarsier1_prompt(prompt: str, n_frames: int, image_token: str = IMAGE_TOKEN) -> str:
+def tarsier1_prompt(prompt: str, n_frames: int, image_token: str = IMAGE_TOKEN,
+                    turns: list[dict[str, str]] | None = None, eos: str = "</s>") -> str:
     """The text Tarsier-1 saw: `<video>` -> n image tokens, wrapped in USER:/ASSISTANT:.
 
     Annotation prompts that already hold the turn (the QA sets: `USER: <video> ... ASSISTANT:
-    Answer: (`) are kept verbatim apart from the placeholder.
+    Answer: (`) are kept verbatim apart from the placeholder. A conversation goes on as the official
+    demo writes it (tools/conversation.py get_prompt@e3f27ef6): `{answer}{eos}USER: {question}
+    ASSISTANT: ` per turn, visual tokens removed from later questions.
     """
     images = image_token * n_frames
     if "<video>" in prompt:
@@ -45,9 +50,13 @@ def tarsier1_prompt(prompt: str, n_frames: int, image_token: str = IMAGE_TOKEN) 
     else:
         body = f"{images}\n{prompt}"
     user, _ = split_chat_prompt(prompt)
-    if user != prompt:  # already a USER:/ASSISTANT: turn
-        return body
-    return f"USER: {body} ASSISTANT: "
+    text = body if user != prompt else f"USER: {body} ASSISTANT: "  # already a USER:/ASSISTANT: turn
+    for t in turns or ():
+        if t["role"] == "assistant":
+            text += t["content"] + eos
+        else:
+            text += f"USER: {_VISUAL.sub('', t['content'])} ASSISTANT: "
+    return text
 
 
 def tarsier_frame_layout(features, newline, frame_end):
@@ -77,6 +86,12 @@ class Tarsier1Adapter(LocalAdapter):
     resize: ClassVar[str] = "square-stretch"
     sampler: ClassVar[str] = "tarsier1"
     default_frames: ClassVar[int] = 8
+    # The LLMs (Vicuna-7B, Yi-34B) were trained on 4,096 positions; at 601 tokens a frame that holds
+    # (4096 - 512 answer - ~30 text) // 601 = 5 frames, yet the published setting is 8 (about 4,830
+    # positions: the official code lets the rotary embedding run past the trained length) and the
+    # official Gradio demo defaults to 16 (tasks/demo_gradio.py:30@e3f27ef6, ~10,150 positions with
+    # the answer). 16 is the most the authors ever ran; more is refused rather than silently degraded.
+    max_frames: ClassVar[int] = 16
     default_dtype: ClassVar[str] = "float16"
     default_max_new_tokens: ClassVar[int] = 512
     min_transformers: ClassVar[str] = "4.44"
@@ -157,7 +172,7 @@ class Tarsier1Adapter(LocalAdapter):
         k = 0
         for s, f in batch:
             n = len(f.images)
-            text = tarsier1_prompt(s.prompt, n, image_tok)
+            text = self.prompt_text(s, n, image_tok)
             ids = self.tokenizer(text, add_special_tokens=True)["input_ids"]
             if ids.count(cfg.image_token_index) != n:
                 raise BadInput(f"sample {s.id}: prompt holds {ids.count(cfg.image_token_index)} image "
@@ -192,8 +207,18 @@ class Tarsier1Adapter(LocalAdapter):
         texts, counts = self.decode_new_tokens(self.tokenizer, out)
         image_tok = self.tokenizer.convert_ids_to_tokens(self.cfg.image_token_index)
         return [Prediction(sample_id=s.id, text=t, prompt_tokens=n, completion_tokens=c, n_frames=len(f.images),
-                           meta={"inputs": self.inputs_record(f, tarsier1_prompt(s.prompt, len(f.images), image_tok))})
+                           meta={"inputs": self.inputs_record(f, self.prompt_text(s, len(f.images), image_tok))})
                 for (s, f), t, n, c in zip(batch, texts, lengths, counts)]
+
+    def prompt_text(self, sample: Sample, n_frames: int, image_token: str = IMAGE_TOKEN) -> str:
+        """The sample's prompt with its frames' image tokens (and the conversation so far, in chat)."""
+        turns = chat_turns(sample)
+        if turns and self.tokenizer is None:  # vLLM: the end-of-turn text is the tokenizer's
+            import transformers
+
+            self.tokenizer = transformers.AutoTokenizer.from_pretrained(self.source, **self.pretrained_kwargs())
+        eos = getattr(self.tokenizer, "eos_token", None) or "</s>"
+        return tarsier1_prompt(sample.prompt, n_frames, image_token, turns, eos)
 
     def frame_side(self) -> int:
         """Pixels a side of the square the CLIP processor makes (336 for the released models)."""
@@ -244,7 +269,7 @@ class Tarsier1Adapter(LocalAdapter):
         for im in images:
             if im.width != im.height:
                 raise BadInput(f"sample {sample.id}: frames must be square-stretched for Tarsier on vLLM")
-        prompt = tarsier1_prompt(sample.prompt, len(images))
+        prompt = self.prompt_text(sample, len(images))
         return {"prompt": prompt, "multi_modal_data": {"image": images}, "record": self.inputs_record(frames, prompt)}
 
     def vllm_tokens_per_frame(self) -> int:

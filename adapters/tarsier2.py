@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from harness.errors import BadInput
-from harness.types import Prediction, Sample
+from harness.types import MAX_FRAMES, Prediction, Sample
 
 from harness.adapters import tarsier2_inputs as t2
-from harness.adapters._base import inputs_record, split_on_video
+from harness.adapters._base import chat_turns, inputs_record, split_on_video
 from harness.adapters._hf import LocalAdapter, _chat_template_file, checkpoint_folder
 from harness.adapters.generation import checkpoint_generation
 
@@ -68,6 +68,10 @@ class Tarsier2Adapter(LocalAdapter):
     gpu_memory_gb = 20
     min_transformers: ClassVar[str] = "4.45"
     default_frames: ClassVar[int] = 16
+    # Qwen2-VL-7B's 32,768 positions never bind: the per-sample pixel cap (128*384*384 over the doubled
+    # frames) keeps a video under 15,000 visual tokens whatever the frame count and aspect (tarsier2_inputs.py),
+    # so the harness's own bound (memory: every frame is held decoded) is the limit.
+    max_frames: ClassVar[int] = MAX_FRAMES
     sampler: ClassVar[str] = "tarsier2"
     repeat: ClassVar[int] = 2
     max_pixels: ClassVar[int | None] = t2.STEP1_MAX_PIXELS  # the first resize's cap (before the per-sample cap)
@@ -155,8 +159,16 @@ class Tarsier2Adapter(LocalAdapter):
         """The prompt text with n_tokens image tokens, rendered as TarsierProcessor renders it."""
         user, prefix = user_and_prefix(sample)
         tok = self.tokenizer
-        text = tok.apply_chat_template(official_messages(user, prefix, n_tokens), chat_template=self.chat_template,
-                                       tokenize=False, add_generation_prompt=False, strip_final_eos=True)
+        turns = chat_turns(sample)
+        if turns:  # a conversation, as the official demo renders it (tools/conversation.py@63de87a):
+            # the turns so far, then the generation prompt
+            messages = official_messages(user, "", n_tokens)[:1] + [
+                {"role": t["role"], "content": [{"type": "text", "text": t["content"]}]} for t in turns]
+            text = tok.apply_chat_template(messages, chat_template=self.chat_template, tokenize=False,
+                                           add_generation_prompt=True)
+        else:
+            text = tok.apply_chat_template(official_messages(user, prefix, n_tokens), chat_template=self.chat_template,
+                                           tokenize=False, add_generation_prompt=False, strip_final_eos=True)
         how = {"eos": "template"}
         eos = tok.eos_token or ""
         if eos and text.rstrip().endswith(eos) and not prefix.rstrip().endswith(eos):

@@ -7,12 +7,13 @@ directory, can be known before any heavy work; `load()` does the heavy part on f
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 from harness.errors import BadInput
 from harness.types import MAX_FRAMES, FrameSpec, Prediction, Sample
 
 if TYPE_CHECKING:
+    from harness.conversation import TextStream
     from harness.settings import Environment
 
 
@@ -60,6 +61,7 @@ class Adapter:
     needs: ClassVar[str] = ""
     needs_video: ClassVar[bool] = True
     backend: str = "none"
+    stream: "TextStream | None" = None  # during chat(): where the reply's text goes as it is made
 
     def __init__(self, model: str, options: AdapterOptions):
         self.model = model
@@ -85,6 +87,35 @@ class Adapter:
     def generate(self, samples: list[Sample]) -> list[Prediction]:
         """One batch. A sample that fails gets a Prediction with `error`, never an exception."""
         raise NotImplementedError
+
+    def chat(self, media: Sample, messages: list[dict[str, str]],
+             on_text: Callable[[str], None] | None = None) -> Prediction:
+        """One reply in a conversation about one input (`harness describe`, `chat`, `demo`).
+
+        media: the input (harness.conversation.input_sample: a video, GIF, image or folder of frames);
+        messages: [{"role": "user" | "assistant", "content": text}, ...], alternating, ending with the
+        user turn to answer; the input goes with the first user turn. on_text receives the reply as it
+        is made (token by token where the backend streams; else whole, once). The reply is generate()'s
+        for one sample (harness.conversation.conversation_sample), so frames, cache, prompt and
+        settings are those of `harness run`. A failure is a Prediction with `error`, as in generate().
+        """
+        from harness.conversation import TextStream, conversation_sample
+
+        if not self.needs_video:
+            raise BadInput(f"{self.model} replays predictions made elsewhere; it cannot answer a conversation")
+        sample = conversation_sample(media, messages)
+        stream = TextStream(on_text)
+        self.stream = stream
+        try:
+            preds = self.generate([sample])
+        finally:
+            self.stream = None
+        pred = next((p for p in preds if p.sample_id == sample.id), None)
+        if pred is None:
+            return Prediction(sample_id=sample.id, error="generation: the model gave no answer")
+        if pred.ok:
+            stream.finish(pred.text)
+        return pred
 
     def close(self) -> None:
         """Release what load() took (uploaded files, clients)."""

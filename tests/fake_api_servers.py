@@ -1,5 +1,5 @@
 """Loopback servers speaking the OpenAI chat-completions API and the Gemini (Developer API)
-HTTP protocol: Files API resumable upload, file get/delete, models/*:generateContent.
+HTTP protocol: Files API resumable upload, file get/delete, models/*:generateContent and its stream.
 
 Both record every request (method, path, headers, JSON body) for the tests to inspect, and
 answer deterministically. Bound to 127.0.0.1 only.
@@ -73,11 +73,15 @@ def _json(obj: Any, status: int = 200, extra: dict[str, str] | None = None):
 
 
 class OpenAIServer(_Server):
-    """POST /v1/chat/completions -> 'answer N: <n images> images' (N counts requests)."""
+    """POST /v1/chat/completions -> '(A) saw <n> images' (images in the whole request), or `reply`: a text,
+    or a function of the request body giving the text. `"stream": true` gets the answer as server-sent
+    events, a chunk per word, usage in the last chunk; with `cut_stream`, the stream stops after two words
+    (a connection lost mid-answer)."""
 
-    def __init__(self, reply: str | None = None):
+    def __init__(self, reply=None):
         super().__init__()
         self.reply = reply
+        self.cut_stream = False
         self.url = f"http://127.0.0.1:{self.port}/v1"
 
     @property
@@ -89,15 +93,34 @@ class OpenAIServer(_Server):
         self.record({"method": method, "path": h.path, "headers": dict(h.headers), "json": data})
         if method != "POST" or not h.path.endswith("/chat/completions"):
             return _json({"error": {"message": "not found"}}, 404)
-        content = data["messages"][-1]["content"]
-        n_images = sum(1 for p in content if isinstance(p, dict) and p.get("type") == "image_url")
-        text = self.reply or f"(A) saw {n_images} images"
+        n_images = sum(1 for m in data["messages"] if isinstance(m["content"], list)
+                       for p in m["content"] if isinstance(p, dict) and p.get("type") == "image_url")
+        text = self.reply(data) if callable(self.reply) else self.reply or f"(A) saw {n_images} images"
+        usage = {"prompt_tokens": 85 * n_images + 20, "completion_tokens": 5, "total_tokens": 85 * n_images + 25}
+        model = data["model"] + "-2024-08-06"
+        if data.get("stream"):
+            return 200, {"Content-Type": "text/event-stream"}, _events(text, model, usage, self.cut_stream)
         return _json({
-            "id": "chatcmpl-" + uuid.uuid4().hex[:8], "object": "chat.completion", "created": 0,
-            "model": data["model"] + "-2024-08-06",
+            "id": "chatcmpl-" + uuid.uuid4().hex[:8], "object": "chat.completion", "created": 0, "model": model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 85 * n_images + 20, "completion_tokens": 5, "total_tokens": 85 * n_images + 25},
+            "usage": usage,
         })
+
+
+def _events(text: str, model: str, usage: dict[str, int], cut: bool = False) -> bytes:
+    """A chat completion as the stream of chunks OpenAI sends (cut: only its first two words)."""
+    pieces = re.findall(r"\S+\s*|\s+", text) or [""]
+    chunks = [{"choices": [{"index": 0, "delta": {"content": p}, "finish_reason": None}]} for p in pieces]
+    if cut:
+        chunks = chunks[:2]
+    else:
+        chunks.append({"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        chunks.append({"choices": [], "usage": usage})
+    out = b""
+    for c in chunks:
+        c.update({"id": "chatcmpl-s", "object": "chat.completion.chunk", "created": 0, "model": model})
+        out += b"data: " + json.dumps(c).encode() + b"\n\n"
+    return out if cut else out + b"data: [DONE]\n\n"
 
 
 class GeminiServer(_Server):
@@ -162,11 +185,12 @@ class GeminiServer(_Server):
                 del self.files[name]
                 self.deleted.append(name)
                 return _json({})
-        if method == "POST" and ":generateContent" in path and self.faults:
+        generate = ":generateContent" in path or ":streamGenerateContent" in path
+        if method == "POST" and generate and self.faults:
             status = self.faults.pop(0)
             return _json({"error": {"code": status, "message": f"fake fault {status}", "status": "FAKE"}}, status)
-        if method == "POST" and ":generateContent" in path:
-            parts = data["contents"][-1]["parts"]
+        if method == "POST" and generate:
+            parts = [p for c in data["contents"] for p in c["parts"]]
             # protobuf JSON: the API accepts lowerCamel and snake_case field names alike
             videos = [p["fileData"].get("fileUri") or p["fileData"].get("file_uri") for p in parts if "fileData" in p]
             for uri in videos:
@@ -176,10 +200,17 @@ class GeminiServer(_Server):
                                             "status": "FAILED_PRECONDITION"}}, 400)
             n_images = sum(1 for p in parts if "inlineData" in p or "inline_data" in p)
             text = f"A video ({len(videos)} files, {n_images} images)."
+            usage = {"promptTokenCount": 300, "candidatesTokenCount": 7, "totalTokenCount": 307}
+            if ":streamGenerateContent" in path:  # server-sent events, a chunk per word, usage at the end
+                words = re.findall(r"\S+\s*", text)
+                events = [{"candidates": [{"content": {"role": "model", "parts": [{"text": w}]}, "index": 0}]}
+                          for w in words]
+                events[-1]["candidates"][0]["finishReason"] = "STOP"
+                events[-1]["usageMetadata"] = usage
+                body = b"".join(b"data: " + json.dumps(e).encode() + b"\r\n\r\n" for e in events)
+                return 200, {"Content-Type": "text/event-stream"}, body
             return _json({"candidates": [{"content": {"role": "model", "parts": [{"text": text}]},
-                                          "finishReason": "STOP", "index": 0}],
-                          "usageMetadata": {"promptTokenCount": 300, "candidatesTokenCount": 7,
-                                            "totalTokenCount": 307}})
+                                          "finishReason": "STOP", "index": 0}], "usageMetadata": usage})
         return _json({"error": {"code": 404, "message": f"unknown {method} {path}", "status": "NOT_FOUND"}}, 404)
 
 

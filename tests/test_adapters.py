@@ -3,6 +3,7 @@ pre-flight messages, and the API adapters against loopback OpenAI and Gemini ser
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -125,6 +126,25 @@ def test_unknown_backend_and_missing_vllm():
                 a.check()
 
 
+def test_tarsier_frame_bounds_and_why():
+    """Tarsier-1: 16 frames at most (4,096 trained positions hold 5 frames of 601 tokens, yet the published
+    setting is 8 and the official demo 16); Tarsier2: the per-sample pixel cap keeps any clip far inside
+    Qwen2-VL's 32,768 positions, so the harness's 256 binds."""
+    from harness.adapters import tarsier2_inputs as t2
+    from harness.types import MAX_FRAMES
+
+    assert (4096 - 512 - 30) // 601 == 5
+    for model in ("tarsier-7b", "tarsier-34b"):
+        assert registry.adapter(model, AdapterOptions(frames=16)).frames.n_frames == 16
+        with pytest.raises(BadInput, match="at most 16 frames"):
+            registry.adapter(model, AdapterOptions(frames=17))
+    a = registry.adapter("tarsier2-7b", AdapterOptions(frames=MAX_FRAMES))
+    assert a.max_frames == MAX_FRAMES
+    for w, h in ((1920, 1080), (1080, 1920), (4000, 60), (336, 336)):
+        for n in (16, 64, MAX_FRAMES):
+            assert t2.layout(w, h, n).visual_tokens + 512 + 512 < 32_768
+
+
 # -- vLLM requests (no vLLM needed) ---------------------------------------------------------
 def test_vllm_tarsier1_request_square_frames_and_long_context(videos, tmp_path):
     a = registry.adapter("tarsier-7b", AdapterOptions(backend="vllm", cache_dir=str(tmp_path)))
@@ -163,7 +183,9 @@ def test_frame_cache_returns_identical_frames_and_skips_decoding(videos, tmp_pat
 
 
 # -- OpenAI and compatible servers -----------------------------------------------------------
-def test_gpt4o_sends_8_low_detail_frames_and_resumes_without_calls(videos, tmp_path):
+def test_gpt4o_sends_its_profile_16_high_detail_png_frames_and_resumes_without_calls(videos, tmp_path):
+    """gpt-4o's profile (the DREAM-1K row, the official GPT-4o script): the dated snapshot, 16 frames,
+    detail high, PNG, the text before the frames; every prediction records what was sent."""
     ann = nextqa_subset(tmp_path, videos)
     with OpenAIServer() as srv:
         args = ("run", "--model", "gpt-4o", "--bench", "next-qa", "--annotations", str(ann), "--video-root",
@@ -175,30 +197,77 @@ def test_gpt4o_sends_8_low_detail_frames_and_resumes_without_calls(videos, tmp_p
         bodies = srv.chat_bodies
         assert len(bodies) == 3
         for b in bodies:
-            assert b["model"] == "gpt-4o" and b["temperature"] == 0
+            assert b["model"] == "gpt-4o-2024-05-13" and b["temperature"] == 0 and b["max_tokens"] == 4096
             content = b["messages"][0]["content"]
             images = [p for p in content if p["type"] == "image_url"]
-            assert len(images) == 8
-            assert all(p["image_url"]["detail"] == "low" and p["image_url"]["url"].startswith("data:image/jpeg;base64,")
+            assert len(images) == 16 and len(content) == 17  # one text part, then the frames
+            assert all(p["image_url"]["detail"] == "high" and p["image_url"]["url"].startswith("data:image/png;base64,")
                        for p in images)
-            assert content[-1]["type"] == "text" and content[-1]["text"].endswith("Answer: (")
+            assert content[0]["type"] == "text" and content[0]["text"].endswith("Answer: (")  # text first
         assert {k.lower(): v for k, v in srv.requests[0]["headers"].items()}["authorization"] == "Bearer sk-test"
         proc = harness_cli(*args, env=env)  # everything finished: nothing is sent
         assert proc.returncode == 0, proc.stderr
         assert len(srv.chat_bodies) == 3
     run_dir = next((tmp_path / "runs").rglob("spec.json")).parent
     spec = json.loads((run_dir / "spec.json").read_text())
-    assert spec["backend"] == "openai" and spec["frames"]["n_frames"] == 8
-    assert spec["generation"]["detail"] == "low" and spec["generation"]["tokens_per_frame"] == 85
+    assert spec["backend"] == "openai" and spec["frames"]["n_frames"] == 16 and spec["model_revision"] == "gpt-4o-2024-05-13"
+    gen = spec["generation"]
+    assert (gen["detail"], gen["image_format"], gen["content_order"]) == ("high", "png", "text-first")
+    assert spec["profile"]["id"] == "gpt-4o" and spec["profile"]["overridden"] == {}
+    assert "temperature" in spec["profile"]["not_followed"]
     preds = read_jsonl(run_dir / "predictions.jsonl")
-    assert len(preds) == 3 and all(p["text"] == "(A) saw 8 images" and p["n_frames"] == 8 for p in preds)
+    assert len(preds) == 3 and all(p["text"] == "(A) saw 16 images" and p["n_frames"] == 16 for p in preds)
+    inputs = preds[2]["meta"]["inputs"]  # v2.mp4: 20 frames of 80x48, sent as they are (below 768 px)
+    assert inputs["frame_indices"] == [round(i * 19 / 15) for i in range(16)] and len(inputs["timestamps"]) == 16
+    assert (inputs["images"], inputs["resized_wh"], inputs["detail"]) == (16, [80, 48], "high")
+    assert inputs["visual_tokens"] == 16 * (85 + 170) and inputs["decoded_wh"] == [80, 48]
+    prompts = {r["sha256"]: r["prompt"] for r in read_jsonl(run_dir / "prompts.jsonl")}
+    text = prompts[inputs["prompt_sha256"]]  # the prompt beside the predictions, images written <image>*16
+    assert text.startswith("USER: ") and text.endswith("Answer: (<image>*16") and "prompt" not in inputs
+    expanded = text.replace("<image>*16", "<image>" * 16)
+    assert hashlib.sha256(expanded.encode()).hexdigest() == inputs["prompt_sha256"]
     # `harness show` prints the frames the predictions record, not only the spec's
     for p in preds[:2]:
         p["n_frames"] = 5
     write_jsonl(run_dir / "predictions.jsonl", preds)
     shown = harness_cli("show", str(run_dir))
     assert shown.returncode == 0, shown.stderr
-    assert "frames 8 asked, used: 5 in 2, 8 in 1 predictions" in shown.stdout
+    assert "frames 16 asked, used: 5 in 2, 16 in 1 predictions" in shown.stdout
+
+
+def test_gpt4o_frames_and_detail_override_the_profile_and_are_labelled(videos, tmp_path):
+    ann = nextqa_subset(tmp_path, videos, n=1)
+    with OpenAIServer() as srv:
+        proc = harness_cli("run", "--model", "gpt-4o", "--bench", "next-qa", "--annotations", str(ann), "--video-root",
+                           str(videos), "--out", str(tmp_path / "runs"), "--cache-dir", str(tmp_path / "cache"),
+                           "--frames", "8", "--detail", "low", "--no-progress", "--json",
+                           env={"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": srv.url})
+        assert proc.returncode == 0, proc.stderr
+        (body,) = srv.chat_bodies
+    images = [p for p in body["messages"][0]["content"] if p["type"] == "image_url"]
+    assert len(images) == 8 and {p["image_url"]["detail"] for p in images} == {"low"}
+    result = json.loads(proc.stdout)
+    assert result["profile"] == "gpt-4o"
+    assert result["overridden"] == {"frames": {"profile": 16, "run": 8}, "detail": {"profile": "high", "run": "low"}}
+
+
+def test_api_frame_bounds_follow_context_and_request_limits():
+    """--frames is bounded by what one request holds: gpt-4o at high detail by its 128k context
+    (1,445 tokens a frame at worst), at low detail by the harness's 256 (below OpenAI's 500 images);
+    gpt-4o-mini's low-detail frames cost 2,833 tokens."""
+    from harness.adapters.openai_api import frame_bound, image_tokens, sent_size
+
+    assert sent_size(1920, 1080, "high") == (1365, 768) and image_tokens("gpt-4o", "high", 1920, 1080) == 85 + 6 * 170
+    assert sent_size(4000, 1000, "high") == (2048, 512) and sent_size(300, 200, "high") == (300, 200)
+    assert sent_size(1920, 1080, "low") == (512, 288)
+    assert frame_bound("gpt-4o", "high", 4096) == (128_000 - 4096 - 512) // 1445 == 85
+    assert frame_bound("gpt-4o", "low", 512) == 256 and frame_bound(None, None, 512) == 256
+    assert frame_bound("gpt-4o-mini", "low", 512) == (128_000 - 1024) // 2833
+    assert registry.adapter("gpt-4o", AdapterOptions(detail="high", max_new_tokens=4096, frames=85)).frames.n_frames == 85
+    with pytest.raises(BadInput, match="at most 85 frames"):
+        registry.adapter("gpt-4o", AdapterOptions(detail="high", max_new_tokens=4096, frames=86))
+    assert registry.adapter("gpt-4o", AdapterOptions(detail="low", frames=256)).frames.n_frames == 256
+    assert registry.adapter("gemini-1.5-pro", AdapterOptions(frames=256, extra={"gemini_input": "frames"})).max_frames == 256
 
 
 def test_gpt4o_lost_predictions_are_answered_from_the_cache(videos, tmp_path):
@@ -245,9 +314,17 @@ def test_gemini_uploads_each_video_once_waits_and_deletes(videos, tmp_path, monk
         assert sorted(srv.deleted) == sorted(f"files/{u}" for u in srv.uploads) and not srv.files
         gen = [r["json"] for r in srv.requests if ":generateContent" in r["path"]]
         assert all(any("fileData" in p for p in g["contents"][0]["parts"]) for g in gen)
+        # the profile's input rate (the leaderboard's 1 fps), sent with the video
+        video_parts = [p for g in gen for p in g["contents"][0]["parts"] if "fileData" in p]
+        assert all(p["videoMetadata"] == {"fps": 1.0} for p in video_parts)
         assert gen[0]["generationConfig"]["temperature"] == 0.0
     preds = read_jsonl(next((tmp_path / "runs").rglob("predictions.jsonl")))
     assert len(preds) == 3 and all(p["text"].startswith("A video (1 files") for p in preds)
+    inputs = preds[0]["meta"]["inputs"]
+    assert inputs["input"] == "video" and inputs["fps"] == 1.0 and len(inputs["video_sha256"]) == 64
+    assert len(inputs["prompt_sha256"]) == 64
+    spec = json.loads(next((tmp_path / "runs").rglob("spec.json")).read_text())
+    assert spec["profile"]["id"] == "gemini-1.5-pro" and spec["generation"]["video_fps"] == 1.0
 
 
 def test_gemini_frames_on_request(videos, tmp_path, monkeypatch):
@@ -262,4 +339,7 @@ def test_gemini_frames_on_request(videos, tmp_path, monkeypatch):
         a.close()
         assert pred.ok and pred.text == "A video (0 files, 8 images)." and pred.n_frames == 8
         assert srv.count("POST", "/upload") == 0
+        inputs = pred.meta["inputs"]
+        assert inputs["frame_indices"] == [0, 2, 3, 5, 6, 8, 9, 11] and inputs["images"] == 8
+        assert inputs["resized_wh"] == [64, 48] and inputs["prompt"].count("<image>*8") == 1
         assert a.spec_fields()["generation"]["input"] == "frames" and a.frames.n_frames == 8

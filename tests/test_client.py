@@ -188,3 +188,55 @@ def test_adapters_hold_the_model_client_and_know_no_judge():
     """The judge is a role of the one client: no adapter names it or borrows its settings."""
     for path in (REPO / "adapters").glob("*.py"):
         assert "Judge" not in path.read_text(encoding="utf-8"), path
+
+
+# -- streaming (harness chat / describe / demo) ------------------------------------------------
+def _client(srv, cache):
+    env = Environment.load({"OPENAI_API_KEY": "sk-test", "HARNESS_API_RETRIES": "3"})
+    return ModelClient(openai_config(env, role="model", model="m", base_url=srv.url, allow_azure=False,
+                                     **model_limits(env, str(cache), 1)))
+
+
+def test_a_streamed_answer_comes_in_pieces_and_is_cached_as_the_whole_answer(tmp_path):
+    from fake_api_servers import OpenAIServer
+
+    msgs = [{"role": "user", "content": "describe"}]
+    pieces: list[str] = []
+
+    async def go(on_text):
+        client = _client(srv, tmp_path / "cache")
+        try:
+            return await client.complete(msgs, {"temperature": 0}, on_text=on_text)
+        finally:
+            await client.aclose()
+
+    with OpenAIServer(reply="a man opens the door slowly") as srv:
+        record = asyncio.run(go(pieces.append))
+        assert pieces == ["a ", "man ", "opens ", "the ", "door ", "slowly"] and record["text"] == "".join(pieces)
+        (body,) = srv.chat_bodies
+        assert body["stream"] is True and body["stream_options"] == {"include_usage": True}
+        assert record["prompt_tokens"] == 20 and record["completion_tokens"] == 5 and record["finish_reason"] == "stop"
+        again = asyncio.run(go(None))  # the same request without streaming: answered from the cache
+        assert len(srv.chat_bodies) == 1 and again["text"] == record["text"]
+
+
+def test_a_stream_that_breaks_off_is_not_asked_again(tmp_path):
+    """Retrying a stream that already showed text would show it twice: it fails once, with its reason."""
+    from fake_api_servers import OpenAIServer
+
+    from harness.errors import CallFailed
+
+    pieces: list[str] = []
+
+    async def go():
+        client = _client(srv, tmp_path / "cache")
+        try:
+            return await client.complete([{"role": "user", "content": "x"}], None, on_text=pieces.append)
+        finally:
+            await client.aclose()
+
+    with OpenAIServer(reply="one two three four") as srv:
+        srv.cut_stream = True
+        with pytest.raises(CallFailed, match="stream ended.*broke off after 8 characters"):
+            asyncio.run(go())
+        assert len(srv.chat_bodies) == 1 and pieces == ["one ", "two "]

@@ -23,7 +23,10 @@ def test_every_listed_model_has_a_profile_with_a_source():
             continue
         p = PROFILES[model]
         assert p.source and (p.reproduces is None or any(c.isdigit() for c in p.reproduces)), model
-    assert PROFILES["gpt-4o"].settings == {"frames": 16, "revision": "gpt-4o-2024-05-13", "detail": "high"}
+    assert PROFILES["gpt-4o"].settings == {"frames": 16, "revision": "gpt-4o-2024-05-13", "detail": "high",
+                                           "image_format": "png", "content_order": "text-first", "max_new_tokens": 4096}
+    assert set(PROFILES["gpt-4o"].not_followed) == {"temperature"}  # kept at 0, with the reason
+    assert all(p.applied for p in PROFILES.values())
     assert "llava-video-7b" in MODELS and PROFILES["llava-video-7b"].settings["frames"] == 32
 
 
@@ -35,7 +38,11 @@ def test_profile_fills_what_the_command_line_leaves_open_and_names_overrides():
     assert label["overridden"] == {"frames": {"profile": 16, "run": 8}, "dtype": {"profile": "bfloat16", "run": "float16"}}
     _, label = profile_options("tarsier-7b", None, AdapterOptions(revision="abc", frames=8))
     assert label["overridden"] == {"revision": {"profile": None, "run": "abc"}}  # same frames: not an override
-    assert profile_options("gpt-4o", None, AdapterOptions()) == (AdapterOptions(), None)  # not applied yet
+    opts, label = profile_options("gpt-4o", None, AdapterOptions(detail="low"))
+    assert (opts.frames, opts.revision, opts.detail, opts.extra["image_format"]) == (16, "gpt-4o-2024-05-13", "low", "png")
+    assert label["overridden"] == {"detail": {"profile": "high", "run": "low"}}
+    opts, label = profile_options("gemini-1.5-pro", None, AdapterOptions(extra={"gemini_input": "frames"}))
+    assert opts.extra["fps"] == 1.0 and label["overridden"] == {"gemini_input": {"profile": "video", "run": "frames"}}
 
 
 @pytest.mark.slow
@@ -63,7 +70,8 @@ def test_list_models_shows_the_profile():
     line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("tarsier2-7b "))
     assert "16 x2" in line and "tarsier2 rule" in line and "0.420" in line and "dtype=bfloat16" in line
     line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("gpt-4o "))
-    assert "gpt-4o-2024-05-13" in line and "not applied yet" in line
+    assert "gpt-4o-2024-05-13" in line and "detail=high" in line and "not applied" not in line
+    assert "(--frames up to 85)" in line
 
 
 def test_frames_for_tarsier2_reports_the_golden_sizes_and_tokens():

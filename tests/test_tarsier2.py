@@ -113,6 +113,32 @@ def test_prompt_is_rendered_the_official_way(tiny_tarsier2, tmp_path):
     assert text3 == text and how3["video_tokens"] == "expanded here"
 
 
+def test_a_messages_row_keeps_its_assistant_text_as_written(tiny_tarsier2, tmp_path):
+    """TarsierProcessor renders a `messages` row's assistant items concatenated as written
+    (dataset/tarsier_processor.py@63de87a): the prefix " Answer: (" keeps its leading space through
+    the harness's text prompt (`USER: ...\nASSISTANT: Answer: (`) and the Tarsier2 rendering."""
+    from harness.adapters.tarsier2 import user_and_prefix
+    from harness.annotations import from_messages
+
+    row = {"messages": [{"role": "user", "content": [{"type": "video", "video": {"video_file": "v.mp4"}},
+                                                     {"type": "text", "text": "Question: how many?\n(A) one\n(B) two"}]},
+                        {"role": "assistant", "content": [{"type": "text", "text": " Answer: ("},
+                                                          {"type": "text", "text": "", "reference": "B"}]}],
+           "dataset": "X", "idx": 0}
+    prompt = from_messages(row)["text"]["prompt"]
+    assert prompt.endswith("ASSISTANT: Answer: (")
+    s = sample("v", prompt)
+    assert user_and_prefix(s) == ("Question: how many?\n(A) one\n(B) two", " Answer: (")
+    a = adapter(tiny_tarsier2, tmp_path)
+    a.load_processor()
+    ours, _ = a.render_prompt(s, 2)
+    official = [{"role": "user", "content": [{"type": "video", "num_vision_tokens": 2}, row["messages"][0]["content"][1]]},
+                {"role": "assistant", "content": [{"type": "text", "text": " Answer: ("}, {"type": "text", "text": ""}]}]
+    assert ours == a.tokenizer.apply_chat_template(official, chat_template=a.chat_template, tokenize=False,
+                                                   add_generation_prompt=False, strip_final_eos=True)
+    assert ours.endswith("<|im_start|>assistant\n Answer: (")
+
+
 def test_model_inputs_are_the_official_ones(tiny_tarsier2, videos, tmp_path):
     import torch
 

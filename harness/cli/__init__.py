@@ -19,6 +19,9 @@ from harness.redact import redact_urls
 
 # One line per subcommand module (harness/cli/<name>.py).
 COMMANDS = ["run", "list", "show", "results", "leaderboard", "compare", "merge", "frames", "rescore"]
+COMMANDS += ["describe"]
+COMMANDS += ["chat"]
+COMMANDS += ["demo"]
 
 
 class _Parser(argparse.ArgumentParser):

@@ -3,6 +3,7 @@
     client = ModelClient(config, progress=bar, batch_dir=score_folder)   # inside a running event loop
     answer = await client.ask(messages, parse)      # re-asks until parse() accepts, at most 10 tries
     record = await client.complete(messages, params)  # one cached completion (CallFailed when it fails)
+    record = await client.complete(messages, params, on_text=print)  # the same, its text streamed as it comes
     client.usage() -> dict                          # calls, cache hits, tokens, cost, who answered
     await client.aclose()
 
@@ -203,16 +204,21 @@ class ModelClient:
         return Answer(None, False, f"{what} failed; last: {reason}", raw, index, keys, tries)
 
     async def complete(self, messages: Any, params: Mapping[str, Any] | None = None, attempt: int = 0,
-                       key: str | None = None) -> dict[str, Any]:
+                       key: str | None = None, on_text: Callable[[str], None] | None = None) -> dict[str, Any]:
         """One cached completion: {"text", "prompt_tokens", "completion_tokens", "model", ...}.
 
         `key`: the cache key, for requests that are not JSON (Gemini parts); by default a hash of the request.
+        `on_text`: a live call streams (where the transport can), each piece of the text handed over as it
+        comes; cached under the same key as the call without it. An answer from the cache is not streamed.
         Raises CallFailed when the call fails for good, and the run-stopping errors.
         """
         key = key or self.cache_key(messages, params, attempt)
         record = self._lookup(key)
         if record is None:
-            record = await self._answer(key, messages, params, attempt)
+            if on_text is not None and self._batch is None:
+                record = await self._fetch(key, messages, params, on_text)
+            else:
+                record = await self._answer(key, messages, params, attempt)
         return record
 
     def _lookup(self, key: str) -> dict[str, Any] | None:
@@ -253,7 +259,7 @@ class ModelClient:
                 return record
         return await self._fetch(key, messages, params)
 
-    async def _fetch(self, key: str, messages, params) -> dict[str, Any]:
+    async def _fetch(self, key: str, messages, params, on_text=None) -> dict[str, Any]:
         """A live call for `key` (shared with a concurrent identical request), then cached."""
         pending = self._pending.get(key)
         if pending is not None:  # the same request is already on its way: share its answer
@@ -261,7 +267,7 @@ class ModelClient:
         future = asyncio.get_running_loop().create_future()
         self._pending[key] = future
         try:
-            record = await self._live(messages, params)
+            record = await self._live(messages, params, on_text)
             if self._cache is not None:
                 self._store(key, record)
             future.set_result(record)
@@ -277,7 +283,7 @@ class ModelClient:
             del self._pending[key]
 
     # -- the live call --------------------------------------------------------------------------
-    async def _live(self, messages, params) -> dict[str, Any]:
+    async def _live(self, messages, params, on_text=None) -> dict[str, Any]:
         """One call under the retry policy. The first try runs bare (nearly every call ends there, and
         tenacity's machinery costs a tenth of a call's CPU); after a failure the policy takes over, with
         that failure replayed as its first attempt, so counts, waits and the deadline are the policy's."""
@@ -286,14 +292,14 @@ class ModelClient:
         started = time.monotonic()
         try:
             try:
-                record = await self._try(messages, params)
+                record = await self._try(messages, params, on_text)
             except CallError as exc:
                 replay = [exc]
 
                 async def attempt():
                     if replay:
                         raise replay.pop()
-                    return await self._try(messages, params)
+                    return await self._try(messages, params, on_text)
 
                 record = await policy(self.config, self._on_retry, spent=time.monotonic() - started)(attempt)
         except CallError as exc:
@@ -303,10 +309,27 @@ class ModelClient:
         self._consecutive_failures = 0
         return record
 
+    async def _stream(self, messages, params: dict[str, Any], on_text) -> dict[str, Any]:
+        """One streamed try. A failure after some text was handed over is not retried (the text would
+        come twice); one before it is retried as any call."""
+        shown = []
+
+        def forward(piece: str) -> None:
+            shown.append(piece)
+            on_text(piece)
+
+        try:
+            return await self.transport.stream(messages, params, forward)
+        except CallError as exc:
+            if shown:
+                exc.transient = False
+                exc.message = f"{exc.message} (the answer broke off after {sum(map(len, shown))} characters)"
+            raise
+
     def _on_retry(self, state) -> None:
         self._usage.retries += 1
 
-    async def _try(self, messages, params: dict[str, Any]) -> dict[str, Any]:
+    async def _try(self, messages, params: dict[str, Any], on_text=None) -> dict[str, Any]:
         u = self._usage
         async with self._slots:
             self.raise_if_stopped()
@@ -317,7 +340,10 @@ class ModelClient:
                 u.requests += 1
                 t0 = time.perf_counter()
                 try:
-                    reply = await self.transport.send(messages, params)
+                    if on_text is None or not hasattr(self.transport, "stream"):
+                        reply = await self.transport.send(messages, params)
+                    else:
+                        reply = await self._stream(messages, params, on_text)
                 except CallError as exc:
                     u.errors[exc.kind] += 1
                     raise

@@ -7,7 +7,8 @@ The SDK is imported on the first call.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+import contextlib
+from typing import Any, Callable, Mapping
 
 from harness.client.retry import CallError, connection_error, status_error
 from harness.errors import BadInput
@@ -39,27 +40,43 @@ class GeminiChat:
         raise BadInput("Gemini answers online only (no batch mode for it here)")
 
     async def send(self, contents: Any, params: Mapping[str, Any]) -> dict[str, Any]:
-        from google.genai import errors, types
+        from google.genai import types
 
+        sdk = self._open()
+        with _call_errors():
+            resp = await sdk.aio.models.generate_content(
+                model=self.config.model, contents=contents, config=types.GenerateContentConfig(**params))
+        if resp.text is None:
+            reason = getattr(getattr(resp, "prompt_feedback", None), "block_reason", None)
+            raise CallError("", f"no text in the answer (block {reason}, finish {_finish(resp)})")
+        return self._answer(resp.text, resp)
+
+    async def stream(self, contents: Any, params: Mapping[str, Any], on_text: Callable[[str], None]) -> dict[str, Any]:
+        """The answer as it is made (generateContent's server-sent events): each piece to on_text."""
+        from google.genai import types
+
+        sdk = self._open()
+        text, last = "", None
+        with _call_errors():
+            async for chunk in await sdk.aio.models.generate_content_stream(
+                    model=self.config.model, contents=contents, config=types.GenerateContentConfig(**params)):
+                last = chunk
+                if chunk.text:
+                    text += chunk.text
+                    on_text(chunk.text)
+        if last is None or not text:
+            raise CallError("", f"no text in the answer (finish {_finish(last)})")
+        return self._answer(text, last)
+
+    def _open(self):
         if self._sdk is None:
             self._sdk = gemini_sdk(self.config)
-        try:
-            resp = await self._sdk.aio.models.generate_content(
-                model=self.config.model, contents=contents, config=types.GenerateContentConfig(**params))
-        except errors.APIError as exc:
-            headers = getattr(getattr(exc, "response", None), "headers", None)
-            raise status_error(int(exc.code or 500), exc.message or str(exc), headers) from None
-        except Exception as exc:
-            if isinstance(exc, (OSError, TimeoutError)) or type(exc).__module__.split(".")[0] in _TRANSPORT_MODULES:
-                raise connection_error(exc) from None
-            raise
-        text = resp.text
-        if text is None:
-            reason = getattr(getattr(resp, "prompt_feedback", None), "block_reason", None)
-            finish = resp.candidates[0].finish_reason if getattr(resp, "candidates", None) else None
-            raise CallError("", f"no text in the answer (block {reason}, finish {finish})")
+        return self._sdk
+
+    def _answer(self, text: str, resp) -> dict[str, Any]:
+        """The client's record of an answer (usage and finish from the response, or the stream's last chunk)."""
         usage = getattr(resp, "usage_metadata", None)
-        finish = resp.candidates[0].finish_reason if getattr(resp, "candidates", None) else None
+        finish = _finish(resp)
         return {"text": text, "prompt_tokens": int(getattr(usage, "prompt_token_count", 0) or 0),
                 "completion_tokens": int(getattr(usage, "candidates_token_count", 0) or 0),
                 "model": getattr(resp, "model_version", None) or self.config.model,
@@ -72,3 +89,23 @@ class GeminiChat:
             except Exception:  # noqa: BLE001 - older SDKs have nothing to close
                 pass
             self._sdk = None
+
+
+def _finish(resp) -> Any:
+    return resp.candidates[0].finish_reason if getattr(resp, "candidates", None) else None
+
+
+@contextlib.contextmanager
+def _call_errors():
+    """The SDK's failures as the client's CallError (APIError by its HTTP code, transport errors as connection errors)."""
+    from google.genai import errors
+
+    try:
+        yield
+    except errors.APIError as exc:
+        headers = getattr(getattr(exc, "response", None), "headers", None)
+        raise status_error(int(exc.code or 500), exc.message or str(exc), headers) from None
+    except Exception as exc:
+        if isinstance(exc, (OSError, TimeoutError)) or type(exc).__module__.split(".")[0] in _TRANSPORT_MODULES:
+            raise connection_error(exc) from None
+        raise

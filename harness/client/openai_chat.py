@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from harness.client.retry import CallError, connection_error, status_error
 
@@ -73,6 +73,35 @@ class OpenAIChat:
         except ValueError as exc:  # a broken answer: like a dropped connection, worth another try
             raise CallError("APIResponseValidationError", f"unusable answer: {exc}", status, transient=True) from None
 
+    async def stream(self, messages: list[dict[str, Any]], params: Mapping[str, Any],
+                     on_text: Callable[[str], None]) -> dict[str, Any]:
+        """One streamed request (server-sent events): each piece of text to on_text as it arrives; the
+        answer as send() returns it (usage from the final chunk, which stream_options asks for)."""
+        session = self._session or self._open()
+        body = {**self.body(messages, params), "stream": True, "stream_options": {"include_usage": True}}
+        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        answer = {"text": "", "prompt_tokens": 0, "completion_tokens": 0, "model": None, "finish_reason": None}
+        try:
+            async with session.post(self.url, data=data, proxy=self._proxy) as resp:
+                if resp.status != 200:
+                    raise status_error(resp.status, error_message(await resp.read()), resp.headers)
+                done = False
+                async for line in resp.content:
+                    if not line.startswith(b"data:"):
+                        continue
+                    payload = line[5:].strip()
+                    if payload == b"[DONE]":
+                        done = True
+                        break
+                    read_chunk(json.loads(payload), answer, on_text)
+            if not done and answer["finish_reason"] is None:  # the connection closed mid-answer
+                raise CallError("APIConnectionError", "the answer's stream ended before its end", transient=True)
+        except self._errors as exc:
+            raise connection_error(exc) from None
+        except ValueError as exc:  # a chunk that is no JSON: like a dropped connection
+            raise CallError("APIResponseValidationError", f"unusable stream: {exc}", 200, transient=True) from None
+        return answer
+
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
@@ -116,6 +145,27 @@ def read_completion(body: Any) -> dict[str, Any]:
     return {"text": text, "prompt_tokens": int(usage.get("prompt_tokens") or 0),
             "completion_tokens": int(usage.get("completion_tokens") or 0), "model": body.get("model"),
             "finish_reason": choices[0].get("finish_reason")}
+
+
+def read_chunk(chunk: Any, answer: dict[str, Any], on_text: Callable[[str], None]) -> None:
+    """Fold one chat.completion.chunk into `answer`, handing its new text to on_text."""
+    if not isinstance(chunk, dict):
+        raise ValueError("a chunk that is not an object")
+    if isinstance(chunk.get("error"), dict):  # some servers report a failure inside the stream
+        raise CallError("APIError", str(chunk["error"].get("message") or chunk["error"]), transient=False)
+    answer["model"] = chunk.get("model") or answer["model"]
+    for choice in chunk.get("choices") or ():
+        delta = choice.get("delta") if isinstance(choice, dict) else None
+        piece = delta.get("content") if isinstance(delta, dict) else None
+        if isinstance(piece, str) and piece:
+            answer["text"] += piece
+            on_text(piece)
+        if isinstance(choice, dict) and choice.get("finish_reason"):
+            answer["finish_reason"] = choice["finish_reason"]
+    usage = chunk.get("usage")
+    if isinstance(usage, dict):
+        answer["prompt_tokens"] = int(usage.get("prompt_tokens") or 0)
+        answer["completion_tokens"] = int(usage.get("completion_tokens") or 0)
 
 
 def error_message(raw: bytes) -> str:
