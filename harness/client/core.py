@@ -36,7 +36,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Generic, Mapping, TypeVar
+from typing import Any, Callable, Generic, Iterable, Mapping, TypeVar
 
 from harness.client.config import ClientConfig
 from harness.client.retry import CallError, policy
@@ -384,7 +384,7 @@ class ModelClient:
         u.completion_tokens += reply["completion_tokens"]
         u.cost += cost or 0.0
         self._max_completion_seen = max(self._max_completion_seen, reply["completion_tokens"])
-        record = {**reply, "cost_usd": cost, "latency_s": None, "created": time.time(), "batch_id": batch_id}
+        record = {**reply, "cost_usd": cost, "latency_s": None, "created": _made_at(body), "batch_id": batch_id}
         if self._cache is not None:
             if key in self._unwritten:
                 record = self._unwritten[key]
@@ -394,6 +394,16 @@ class ModelClient:
         self._note_answer(record)
         self._show()
         return record
+
+    def recall(self, keys: Iterable[str]) -> None:
+        """Note who answered and when for answers an earlier invocation used (the finished samples a resumed
+        scoring keeps), from the cache; they are not this invocation's work, so nothing is counted."""
+        if self._cache is None:
+            return
+        for key in keys:
+            record = self._unwritten.get(key) or self._cache.get(key)
+            if record is not None:
+                self._note_answer(record)
 
     def _note_answer(self, record: Mapping[str, Any]) -> None:
         """Remember who answered and when (the judge's identity on the result)."""
@@ -527,6 +537,16 @@ class ModelClient:
                                 f"{cost}{note}", refresh=False)
         except Exception:  # noqa: BLE001 - a progress bar never breaks a run
             pass
+
+
+def _made_at(body: Mapping[str, Any]) -> float:
+    """When a batch answer was made: the provider's `created` (a batch can run for a day before its output
+    is read), else now."""
+    made = body.get("created")
+    now = time.time()
+    if isinstance(made, (int, float)) and not isinstance(made, bool) and 0 < made <= now + 86400:
+        return float(made)
+    return now
 
 
 def import_cache(cache, folder: Path) -> None:
