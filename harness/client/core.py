@@ -15,9 +15,9 @@ Guarantees:
   400/422 end the question at once; 401/403/404 stop the run (EndpointRefused); many consecutive exhausted
   calls stop the run (EndpointUnavailable) instead of failing every sample;
 - one cache (diskcache) keyed by a hash of provider, endpoint, model, messages, parameters and the answer
-  number. The raw text is cached, never a verdict: validation runs on every read, so an invalid answer is
-  re-asked under the next answer number (a new key), and a warm re-run replays the same sequence without a
-  call. Replayed answers are not tries of this run, so a question that failed before gets fresh tries;
+  number (and a judge audit's repeat number, ClientConfig.repeat). The raw text is cached, never a verdict:
+  validation runs on every read, so an invalid answer is re-asked under the next answer number (a new key),
+  and a warm re-run replays the same sequence without a call. Replayed answers are not tries of this run, so a question that failed before gets fresh tries;
 - transports: online (harness.client.openai_chat: OpenAI, Azure, OpenAI-compatible; harness.client.gemini),
   and in batch mode the provider's batch API for first answers (harness.client.batch): the same request
   bodies and cache keys, a future per key, batch prices, re-asks online;
@@ -148,11 +148,14 @@ class ModelClient:
     # -- identity ------------------------------------------------------------------------------
     def cache_key(self, messages: list[dict[str, Any]], params: Mapping[str, Any] | None = None,
                   attempt: int = 0) -> str:
-        blob = json.dumps({
+        identity = {
             "v": CACHE_VERSION, "provider": self.provider, "endpoint": self.endpoint,
             "api_version": self.api_version, "model": self.model, "messages": messages,
             "params": {**self.params, **(params or {})}, "attempt": attempt,
-        }, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        }
+        if self.config.repeat:  # a field of its own: never one of the answer numbers; repeat 0 keys as before
+            identity["repeat"] = self.config.repeat
+        blob = json.dumps(identity, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
     def request_body(self, messages: list[dict[str, Any]], params: Mapping[str, Any] | None = None) -> dict[str, Any]:
