@@ -18,7 +18,7 @@ from harness.errors import HarnessError, validation_summary
 from harness.redact import redact_urls
 
 # One line per subcommand module (harness/cli/<name>.py).
-COMMANDS = ["run", "list", "show", "results", "leaderboard", "compare", "merge", "frames", "rescore"]
+COMMANDS = ["run", "list", "show", "results", "leaderboard", "compare", "merge", "frames", "rescore", "judge_audit"]
 
 
 class _Parser(argparse.ArgumentParser):

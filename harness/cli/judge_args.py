@@ -18,10 +18,13 @@ if TYPE_CHECKING:
     from harness.settings import Environment
 
 
-def add_judge_arguments(parser) -> None:
+def add_judge_arguments(parser, which: bool = True) -> None:
+    """The judge flags; which=False leaves out --judge-model and --judge-base-url (a command naming its
+    judges otherwise, such as judge-audit's --judge MODEL@URL)."""
     j = parser.add_argument_group("judge")
-    j.add_argument("--judge-model", default=DEFAULT_JUDGE_MODEL)
-    j.add_argument("--judge-base-url", help="OpenAI-compatible endpoint (vLLM, SGLang, Ollama, ...)")
+    if which:
+        j.add_argument("--judge-model", default=DEFAULT_JUDGE_MODEL)
+        j.add_argument("--judge-base-url", help="OpenAI-compatible endpoint (vLLM, SGLang, Ollama, ...)")
     j.add_argument("--judge-concurrency", type=count(1), default=64)
     j.add_argument("--judge-budget", type=number(0), help="stop cleanly before spending more than this (USD)")
     j.add_argument("--judge-mode", choices=["online", "batch"], default="online",
