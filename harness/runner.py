@@ -48,6 +48,9 @@ class RunRequest:
     executor: Any = None  # harness.executors.ExecutorSettings; None: the local executor
     shard: str | None = None  # "I/N": generate only that shard into its own run (harness.shard)
     allow_foreign: bool = False  # score annotations that do not fit the benchmark (marked foreign)
+    # asked before any work when the run scores with a judge: judge_check(file_samples, metric) raises
+    # (JudgeCheckFailed) when the judge gives too few known answers (harness.judge_check)
+    judge_check: Any = None
 
 
 @dataclass
@@ -381,6 +384,8 @@ def run(req: RunRequest) -> RunOutcome:
     samples, source, sha256, file_samples = loaded.samples, loaded.source, loaded.sha256, loaded.file_samples
     if not samples:
         raise BadInput(f"no samples in the {bench.name} annotations")
+    if req.judge_check is not None and metric.needs_judge and req.stage in ("score", "all"):
+        req.judge_check(file_samples, metric)
     shard_id = None
     if req.shard is not None:
         from harness import shard

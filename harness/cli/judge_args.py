@@ -61,3 +61,24 @@ def judge_config(args, env: "Environment") -> "ClientConfig":
                          concurrency=args.judge_concurrency, budget=budget, price=price,
                          cache_root=args.cache_dir or env.cache_dir, mode=args.judge_mode,
                          batch_wait=86400.0 if batch_wait is None else float(batch_wait), **judge_limits(env))
+
+
+def named_judge_configs(texts: list[str], args, env: "Environment") -> list[tuple[str, "ClientConfig"]]:
+    """(name, ClientConfig) for each MODEL or MODEL@BASE_URL (judge-audit's and judge-check's --judge): each
+    built as --judge-model MODEL --judge-base-url BASE_URL would be, with the command's other judge flags."""
+    import argparse
+
+    from harness.errors import JudgeNotConfigured
+    from harness.judge_audit import parse_judge
+    from harness.judge_identity import safe_url
+
+    out = []
+    for text in texts:
+        model, url = parse_judge(text)
+        config = judge_config(argparse.Namespace(**{**vars(args), "judge_model": model, "judge_base_url": url}), env)
+        name = model + (f"@{safe_url(url)}" if url else "")
+        if not config.configured():
+            raise JudgeNotConfigured(f"--judge {name}: no credentials for it: set OPENAI_API_KEY, or "
+                                     "AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_API_KEY, or give MODEL@BASE_URL")
+        out.append((name, config))
+    return out

@@ -15,7 +15,7 @@ import sys
 from typing import Any
 
 from harness import stats
-from harness.cli.judge_args import add_judge_arguments
+from harness.cli.judge_args import add_judge_arguments, named_judge_configs
 from harness.cli.numbers import count, fraction, number
 from harness.errors import BadInput
 from harness.store import RunStore
@@ -58,26 +58,13 @@ def add_parser(sub) -> None:
 
 
 def judge_configs(args, env) -> list[tuple[str, Any]]:
-    """(name, ClientConfig) per --judge, each built like --judge-model/--judge-base-url with the other flags."""
-    from harness.cli.judge_args import judge_config
-    from harness.errors import JudgeNotConfigured
-    from harness.judge_audit import MAX_JUDGES, parse_judge
-    from harness.judge_identity import safe_url
+    from harness.judge_audit import MAX_JUDGES
 
     if len(args.judge) > MAX_JUDGES:
         raise BadInput(f"at most {MAX_JUDGES} judges in one audit, got {len(args.judge)}")
     if len(args.judge) < 2 and args.judge_repeats < 2:
         raise BadInput("an audit needs two judges (--judge A --judge B), or one judge with --judge-repeats 2 or more")
-    out = []
-    for text in args.judge:
-        model, url = parse_judge(text)
-        config = judge_config(argparse.Namespace(**{**vars(args), "judge_model": model, "judge_base_url": url}), env)
-        name = model + (f"@{safe_url(url)}" if url else "")
-        if not config.configured():
-            raise JudgeNotConfigured(f"--judge {name}: no credentials for it: set OPENAI_API_KEY, or "
-                                     "AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_API_KEY, or give MODEL@BASE_URL")
-        out.append((name, config))
-    return out
+    return named_judge_configs(args.judge, args, env)
 
 
 def run(args) -> int:
