@@ -287,3 +287,29 @@ def test_bad_audits_are_one_line_exit_2(env, tmp_path):
     for argv, message in cases:
         rc, out, err = cli("judge-audit", *argv, "--cache-dir", str(tmp_path / "c"), "--no-progress")
         assert rc == 2 and out == "" and err.count("\n") == 1 and message in err, (argv, err)
+
+
+def test_failed_samples_are_counted_and_left_out_of_the_pairs_and_no_key_is_written(env, tmp_path):
+    n = 12
+    preds = tarsier_predictions(MSVD, tmp_path / "p.jsonl", qa_prediction)
+    run_dir = generate(preds, "msvd-qa", MSVD, tmp_path / "runs", "--limit", str(n))
+    poisoned = read_jsonl(MSVD)[4]["text"]["question"]
+    with JudgeServer() as lenient, JudgeServer() as flaky:
+        flaky.poison = {poisoned}  # this judge never gives a valid answer about sample 4
+        secret_url = flaky.url.replace("http://", "http://alice:sk-TOPSECRET99@")
+        args = ("judge-audit", str(run_dir), "--judge", f"gpt-35-turbo-0125@{lenient.url}", "--judge",
+                f"flaky@{secret_url}", "--cache-dir", str(tmp_path / "c"), "--no-progress")
+        rc, out, err = cli(*args, "--json")
+        assert rc == 1 and "judge B (flaky@" in err and "1 of 12 samples failed" in err, err
+        audit = json.loads(out)
+        rc, _, err = cli(*args, "--max-failed", "0.1")
+        assert rc == 0, err
+        rc, text, err = cli(*args, "--max-failed", "0.1")
+    assert [(j["n_scored"], j["n_failed"]) for j in audit["judges"]] == [(12, 0), (11, 1)]
+    assert audit["judges"][1]["failed_reasons"] == {"judge": 1}
+    (pair,) = audit["pairs"]
+    assert pair["n_common"] == pair["labels"]["n"] == 11  # the failed sample is in no pair, and counted
+    assert "B vs A on 11 samples scored by both" in text
+    written = "".join(p.read_text(errors="replace") for p in run_dir.rglob("*") if p.is_file())
+    assert "TOPSECRET" not in written + out + text + err and "alice" not in written + out + text + err
+    assert audit["judges"][1]["name"] == f"flaky@{flaky.url}"
