@@ -28,7 +28,10 @@ def cli(*argv):
 
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        rc = main(list(argv))
+        try:
+            rc = main(list(argv))
+        except SystemExit as exc:  # a usage error (argparse)
+            rc = exc.code
     return rc, out.getvalue(), err.getvalue()
 
 
@@ -283,6 +286,8 @@ def test_bad_audits_are_one_line_exit_2(env, tmp_path):
         ((str(qa_run), "--judge", "a@ftp://x", "--judge", f"b@{url}"), "write MODEL or MODEL@BASE_URL"),
         ((str(tmp_path), "--judge", f"a@{url}", "--judge", f"b@{url}"), "not a run directory"),
         ((str(qa_run), "--judge", "gpt-4o", "--judge", f"b@{url}"), "no credentials"),
+        ((str(qa_run), "--judge", f"a@{url}", "--judge", f"b@{url}", "--judge-temperature", "1"), "applies to the repeats"),
+        ((str(qa_run), "--judge", f"a@{url}", "--judge-repeats", "0"), "must be from 1 to 20"),
     ]
     for argv, message in cases:
         rc, out, err = cli("judge-audit", *argv, "--cache-dir", str(tmp_path / "c"), "--no-progress")

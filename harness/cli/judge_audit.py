@@ -62,6 +62,8 @@ def judge_configs(args, env) -> list[tuple[str, Any]]:
 
     if len(args.judge) > MAX_JUDGES:
         raise BadInput(f"at most {MAX_JUDGES} judges in one audit, got {len(args.judge)}")
+    if args.judge_temperature is not None and args.judge_repeats < 2:
+        raise BadInput("--judge-temperature applies to the repeats: give --judge-repeats 2 or more")
     if len(args.judge) < 2 and args.judge_repeats < 2:
         raise BadInput("an audit needs two judges (--judge A --judge B), or one judge with --judge-repeats 2 or more")
     return named_judge_configs(args.judge, args, env)
