@@ -59,11 +59,28 @@ def pair_rows(run: RunInfo, audit: dict[str, Any], slugs: dict[str, str], root: 
             continue
         head = (pair.get("headline") or {}).get(headline) or {}
         labels = pair.get("labels") or {}
-        rows.append({"model": run.model, "model_page": f"{root}models/{slugs[run.model]}.html" if run.model in slugs else None,
+        page = f"{root}models/{slugs[run.model]}.html" if run.model in slugs else None
+        rows.append({"model": run.model, "model_page": page,
                      "benchmark": audit["run"]["benchmark"], "headline": headline, "a": a, "b": b, "diff": head,
                      "n_common": pair.get("n_common"), "agreement": labels.get("agreement"),
                      "kappa": labels.get("kappa"), "n_labels": labels.get("n"),
                      "page": f"{root}audits/{audit['id']}.html", "id": audit["id"], "run": run.rel})
+    return rows
+
+
+def repeat_rows(run: RunInfo, audit: dict[str, Any], root: str) -> list[dict[str, Any]]:
+    """One row per judge asked several times: its headline over the repeats beside the interval over videos."""
+    headline = audit.get("headline")
+    rows = []
+    for j in audit["judges"]:
+        spread = ((j.get("repeats") or {}).get("spread") or {}).get(headline)
+        if spread:
+            iv = spread.get("video_interval")
+            rows.append({"model": run.model, "benchmark": audit["run"]["benchmark"], "headline": headline,
+                         "judge": j["name"], "k": j["repeats"]["k"], "values": spread.get("values") or [],
+                         "sd": spread.get("sd"), "width": iv[1] - iv[0] if iv else None,
+                         "kappas": [x.get("kappa") for x in j["repeats"].get("self_agreement") or []],
+                         "page": f"{root}audits/{audit['id']}.html"})
     return rows
 
 
@@ -94,8 +111,9 @@ def write_pages(out: Path, env, runs: list[RunInfo], run_explorer: dict[str, str
     folder = out / "audits"
     folder.mkdir(parents=True, exist_ok=True)
     rows = [row for run, audit in audits for row in pair_rows(run, audit, slugs, "../")]
+    repeats = [row for run, audit in audits for row in repeat_rows(run, audit, "../")]
     (folder / "index.html").write_text(env.get_template("audits.html").render(
-        root="../", nav="audits", rows=rows, elsewhere=elsewhere), encoding="utf-8")
+        root="../", nav="audits", rows=rows, repeats=repeats, elsewhere=elsewhere), encoding="utf-8")
     for run, audit in audits:
         link = run_explorer.get(audit["run"]["spec_hash"])
         for pair in audit["pairs"]:

@@ -50,6 +50,9 @@ def board(tmp_path_factory):
         audit = json.loads(cli("judge-audit", str(run_dir), "--judge", f"gpt-35-turbo-0125@{lenient.url}",
                                "--judge", f"strict-judge@{strict.url}", "--cache-dir", str(tmp / "c"),
                                "--no-progress", "--json"))
+        strict.repeat_entail = [0.8, 0.7]  # asked again, this judge is less strict
+        repeats = json.loads(cli("judge-audit", str(run_dir), "--judge", f"strict-judge@{strict.url}",
+                                 "--judge-repeats", "2", "--cache-dir", str(tmp / "c"), "--no-progress", "--json"))
         lenient.answer_model = "llama-3-8b-instruct"  # a proxy that answers with another model
         cli("run", "--model", f"file:{qa_preds}", "--model-name", "QA-VLM", "--bench", "msvd-qa", "--annotations",
             str(MSVD), "--limit", "5", "--out", str(tmp / "runs"), "--cache-dir", str(tmp / "c"), "--no-progress",
@@ -58,7 +61,7 @@ def board(tmp_path_factory):
     report = build_site(BuildOptions(results=tmp / "results", runs=tmp / "runs", out=tmp / "site", include_runs=True,
                                      annotation_dirs=[str(ANNOTATIONS)], plots=False, strip_frames=0))
     mp.undo()
-    return {"site": tmp / "site", "audit": audit, "run": run_dir, "report": report}
+    return {"site": tmp / "site", "audit": audit, "repeats": repeats, "run": run_dir, "report": report}
 
 
 def text(fragment: str) -> str:
@@ -141,3 +144,17 @@ def test_in_a_browser_an_audit_link_opens_the_sample_in_the_explorer(board):
         assert page.eval_on_selector('#ex-controls select[name="run"]', "s => s.value") == audit["run"]["spec_hash"]
         browser.close()
     assert problems == []
+
+
+def test_the_board_shows_a_judge_asked_twice_beside_the_video_interval(board):
+    page = (board["site"] / "audits" / "index.html").read_text()
+    table = re.search(r'<table class="plain judge-repeats">(.*?)</table>', page, re.S).group(1)
+    (judge,) = board["repeats"]["judges"]
+    spread = judge["repeats"]["spread"]["f1"]
+    lo, hi = spread["video_interval"]
+    assert spread["values"][0] != spread["values"][1]
+    cells = text(re.search(r"<tbody>(.*?)</tbody>", table, re.S).group(1))
+    assert cells.startswith(f"Demo-VLM dream f1 {judge['name']} 2 {spread['values'][0]:.2f}, {spread['values'][1]:.2f} "
+                            f"{spread['sd']:.2f} {hi - lo:.2f}")
+    assert f'href="../audits/{board["repeats"]["id"]}.html"' in table
+    assert (board["site"] / "audits" / f"{board['repeats']['id']}.html").is_file()

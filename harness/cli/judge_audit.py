@@ -142,11 +142,12 @@ def print_judge(j: dict[str, Any], headline: str) -> None:
     if rep:
         s = rep["spread"].get(headline) or {}
         vals = ", ".join(_f(v) for v in s.get("values") or [])
-        width = f"{_f(s['video_interval'][1] - s['video_interval'][0])}" if s.get("video_interval") else "-"
+        iv = s.get("video_interval")
+        width = _f(iv[1] - iv[0]) if iv else "-"
+        spread = _f(s["max"] - s["min"]) if s.get("min") is not None else "-"
         kappas = ", ".join(_f(x["kappa"], 3) for x in rep["self_agreement"])
         print(f"    {rep['k']} repeats on {rep['n_common']} samples: {headline} {vals}; judge alone: sd "
-              f"{_f(s.get('sd'))}, range {_f((s.get('max') or 0) - (s.get('min') or 0)) if s.get('min') is not None else '-'}"
-              f" (videos: 95% interval width {width}); kappa with repeat 0: {kappas}")
+              f"{_f(s.get('sd'))}, range {spread} (videos: 95% interval width {width}); kappa with repeat 0: {kappas}")
 
 
 def print_pair(p: dict[str, Any], a: dict[str, Any]) -> None:
@@ -167,13 +168,14 @@ def print_pair(p: dict[str, Any], a: dict[str, Any]) -> None:
               + (f", {v['samples_not_aligned']} samples with different events" if v["samples_not_aligned"] else ""))
     if "extracted_events" in p:
         e, f1 = p["extracted_events"], p["per_sample_f1"]
-        print(f"  extracted events: same count on {_pct(1 - e['share_different'] if e['share_different'] is not None else None)}"
-              f" of samples, mean {p['b']} - {p['a']} {_f(e['mean_diff'], 2, True)}")
+        print(f"  extracted events: different counts on {_pct(e['share_different'])} of samples, mean "
+              f"{p['b']} - {p['a']} {_f(e['mean_diff'], 2, True)}")
         print(f"  per-sample F1: mean {p['b']} - {p['a']} {_f(f1['mean_diff'], 2, True)}, mean |difference| "
               f"{_f(f1['mean_abs_diff'])}, different on {_pct(f1['share_different'])} of samples")
     if "scores" in p:
         sc = p["scores"]
-        print(f"  scores (0-5): Pearson r {_f(sc['pearson'], 3)}, mean {p['b']} - {p['a']} {_f(sc['mean_diff'], 2, True)}")
+        print(f"  scores (0-5): Pearson r {_f(sc['pearson'], 3)}, mean {p['b']} - {p['a']} "
+              f"{_f(sc['mean_diff'], 2, True)}")
     for k, h in p["headline"].items():
         iv = h["interval"]
         print(f"  {k}: {p['a']} {_f(h['a'])}, {p['b']} {_f(h['b'])}, {p['b']} - {p['a']} {_f(h['diff'], 2, True)}"

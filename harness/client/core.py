@@ -17,7 +17,8 @@ Guarantees:
 - one cache (diskcache) keyed by a hash of provider, endpoint, model, messages, parameters and the answer
   number (and a judge audit's repeat number, ClientConfig.repeat). The raw text is cached, never a verdict:
   validation runs on every read, so an invalid answer is re-asked under the next answer number (a new key),
-  and a warm re-run replays the same sequence without a call. Replayed answers are not tries of this run, so a question that failed before gets fresh tries;
+  and a warm re-run replays the same sequence without a call. Replayed answers are not tries of this run,
+  so a question that failed before gets fresh tries;
 - transports: online (harness.client.openai_chat: OpenAI, Azure, OpenAI-compatible; harness.client.gemini),
   and in batch mode the provider's batch API for first answers (harness.client.batch): the same request
   bodies and cache keys, a future per key, batch prices, re-asks online;
