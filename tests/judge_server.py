@@ -45,7 +45,6 @@ prints "PORT <n>" and serves until killed.
 from __future__ import annotations
 
 import argparse
-import ast
 import asyncio
 import hashlib
 import json
@@ -98,6 +97,38 @@ def qa_verdict(answer: str, prediction: str, exact: bool = False) -> tuple[str, 
 RULES = {"entail": 0.6, "contradict": 0.25, "qa_exact": False}
 
 
+_ESCAPES = {"\\": "\\", "'": "'", '"': '"', "n": "\n", "r": "\r", "t": "\t", "a": "\a", "b": "\b", "f": "\f",
+            "v": "\v"}
+_HEX = {"x": 2, "u": 4, "U": 8}
+
+
+def str_list(text: str) -> list[str]:
+    """The strings of str(list_of_str), read back without ast: CPython 3.11's ast is not thread-safe (two threads
+    in ast at once can fail with 'AST constructor recursion depth mismatch'), and this server's thread runs
+    beside a client that parses its answers with ast.literal_eval."""
+    out: list[str] = []
+    i = text.index("[") + 1
+    while True:
+        while text[i] in " ,":
+            i += 1
+        if text[i] == "]":
+            return out
+        quote, i, chars = text[i], i + 1, []
+        while text[i] != quote:
+            if text[i] != "\\":
+                chars.append(text[i])
+                i += 1
+            elif text[i + 1] in _HEX:
+                width = _HEX[text[i + 1]]
+                chars.append(chr(int(text[i + 2:i + 2 + width], 16)))
+                i += 2 + width
+            else:
+                chars.append(_ESCAPES[text[i + 1]])
+                i += 2
+        out.append("".join(chars))
+        i += 1
+
+
 def _between(text: str, start: str, end: str) -> str:
     i = text.index(start) + len(start)
     return text[i:text.index(end, i)]
@@ -134,7 +165,7 @@ def answer_for(messages: list[dict[str, Any]], fault: str | None = None, variant
         return text
     if kind == "entail":
         description = _between(user, "Video Description:\n", "\n\nEvents: ")
-        events = ast.literal_eval(_between(user, "\n\nEvents: ", "\nOutput a JSON formed as:"))
+        events = str_list(_between(user, "\n\nEvents: ", "\nOutput a JSON formed as:"))
         items = []
         for e in events:
             rel = relationship(description, e, rules["entail"], rules["contradict"])

@@ -39,6 +39,7 @@ def board(tmp_path_factory):
 
     mp = pytest.MonkeyPatch()
     use_fast_judge_env(mp)
+    mp.setenv("HARNESS_JUDGE_TIMEOUT", "60")  # a request sent twice would shift the per-ask rule of a repeat
     tmp = tmp_path_factory.mktemp("audit-board")
     preds = write_dream_predictions(DREAM, tmp / "preds.jsonl")
     cli("run", "--model", f"file:{preds}", "--model-name", "Demo-VLM", "--bench", "dream", "--annotations",
