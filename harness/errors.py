@@ -49,6 +49,12 @@ class CallFailed(HarnessError):
         self.final = final  # asking the same request again is pointless (400, 422)
 
 
+class JudgeCheckFailed(HarnessError):
+    """A judge gives fewer known answers than the threshold asks (harness judge-check): a warning, exit 1."""
+
+    exit_code = 1
+
+
 class BatchWaiting(HarnessError):
     """The wait for provider batches ran out with batches still open; the same command continues."""
 

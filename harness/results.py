@@ -75,6 +75,7 @@ class JudgeInfo(BaseModel):
 
     model: str = Field(min_length=1)  # the model asked for
     answered: list[str] = Field(default_factory=list)  # models that answered (reproduced records)
+    answered_differs: bool | None = None  # an answer came from another model than the one asked
     provider: Literal["openai", "azure", "openai-compatible"] | None = None  # None: not stated
     host: str | None = None
     api_version: str | None = None
@@ -305,9 +306,11 @@ _OPTIONAL_FIELDS = ("benchmark_family", "benchmark_description")
 
 
 def record_dict(record: ResultRecord) -> dict[str, Any]:
-    unset = {k for k in _OPTIONAL_FIELDS if getattr(record, k) is None}
+    unset: dict[str, Any] = {k: True for k in _OPTIONAL_FIELDS if getattr(record, k) is None}
     if not record.group_intervals:  # records without them (reported numbers) read as before
-        unset.add("group_intervals")
+        unset["group_intervals"] = True
+    if record.judge_identity is not None and record.judge_identity.answered_differs is None:
+        unset["judge_identity"] = {"answered_differs"}  # reported records cannot tell: written as before
     return record.model_dump(mode="json", exclude=unset)
 
 

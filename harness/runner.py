@@ -48,6 +48,9 @@ class RunRequest:
     executor: Any = None  # harness.executors.ExecutorSettings; None: the local executor
     shard: str | None = None  # "I/N": generate only that shard into its own run (harness.shard)
     allow_foreign: bool = False  # score annotations that do not fit the benchmark (marked foreign)
+    # asked before any work when the run scores with a judge: judge_check(file_samples, metric) raises
+    # (JudgeCheckFailed) when the judge gives too few known answers (harness.judge_check)
+    judge_check: Any = None
 
 
 @dataclass
@@ -241,6 +244,8 @@ def score(store: RunStore, samples: list[Sample], metric: Metric, score_spec: Sc
         else:
             todo.append((s, pred))
 
+    run_ids = {s.id for s in samples}
+    reused = [k for sid, sc in existing.items() if sc.ok and sid in run_ids for k in sc.judge_calls]
     judge_usage: dict[str, Any] | None = None
     with store.score_writer(score_spec, truncate=metric.corpus_level) as writer:
         for sc in unpredicted:
@@ -258,7 +263,7 @@ def score(store: RunStore, samples: list[Sample], metric: Metric, score_spec: Sc
 
             try:
                 judge_usage = asyncio.run(_score_async(metric, todo, score_spec, judge, emit, bar,
-                                                       store.score_dir(score_spec)))
+                                                       store.score_dir(score_spec), reused))
             except HarnessError as exc:  # a judge budget or outage stop: say how far this run got
                 if getattr(exc, "keep_message", False):  # a batch still running or ended: one line as is
                     raise
@@ -273,29 +278,32 @@ def score(store: RunStore, samples: list[Sample], metric: Metric, score_spec: Sc
                          foreign=annotations_status == "foreign")
     if judge_usage is not None:  # calls, cache hits, tokens, cost of this invocation
         result.extra["judge_usage"] = judge_usage
-    result.judge = judge_identity(store, score_spec, judge_usage)
+    result.judge = judge_identity(store, score_spec, judge_usage, resumed=bool(reused))
     store.write_result(score_spec, result)
     return result
 
 
-def judge_identity(store: RunStore, score_spec: ScoreSpec, usage: dict[str, Any] | None):
-    """Who judged: from this invocation's answers, else (nothing left to judge) the last result's."""
-    from harness.judge_identity import identify
+def judge_identity(store: RunStore, score_spec: ScoreSpec, usage: dict[str, Any] | None, resumed: bool = False):
+    """Who judged: from this invocation's answers (those of the finished samples it kept included, read
+    back from the cache), merged with the last result's when it resumed one; nothing left to judge: the
+    last result's."""
+    from harness.judge_identity import identify, merge
 
     if score_spec.judge is None:
         return None
+    previous = next((r.judge for s, r in store.results() if s.hash() == score_spec.hash()), None) \
+        if usage is None or resumed else None
     if usage is None:
-        previous = next((r for s, r in store.results() if s.hash() == score_spec.hash()), None)
-        if previous is not None and previous.judge is not None:
-            return previous.judge
-        usage = {}
-    return identify(score_spec.judge, usage.get("answered", ()), usage.get("call_times", ()))
+        return previous or identify(score_spec.judge)
+    now = identify(score_spec.judge, usage.get("answered", ()), usage.get("call_times", ()))
+    return merge(previous, now) if previous is not None else now
 
 
 async def _score_async(metric, todo, score_spec, judge_config, emit, bar,
-                       score_dir: Path | None = None) -> dict[str, Any] | None:
+                       score_dir: Path | None = None, reused: list[str] = ()) -> dict[str, Any] | None:
     """Score `todo`, the judge (if the metric needs one) a model client in its role. In batch mode every
-    sample starts at once, so the batch transport sees every first question before it submits."""
+    sample starts at once, so the batch transport sees every first question before it submits. `reused`:
+    the judge calls of the finished samples kept from earlier invocations (their answerers and dates count)."""
     from harness.client.core import ModelClient
 
     if not metric.needs_judge:
@@ -314,6 +322,7 @@ async def _score_async(metric, todo, score_spec, judge_config, emit, bar,
     try:
         await metric.score_all(todo, ctx, emit_unless_stopped)
         judge.raise_if_stopped()
+        judge.recall(reused)
     finally:
         await judge.aclose()
     return judge.usage()
@@ -378,6 +387,8 @@ def run(req: RunRequest) -> RunOutcome:
     samples, source, sha256, file_samples = loaded.samples, loaded.source, loaded.sha256, loaded.file_samples
     if not samples:
         raise BadInput(f"no samples in the {bench.name} annotations")
+    if req.judge_check is not None and metric.needs_judge and req.stage in ("score", "all"):
+        req.judge_check(file_samples, metric)
     shard_id = None
     if req.shard is not None:
         from harness import shard

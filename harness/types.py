@@ -100,11 +100,15 @@ class JudgeIdentity(BaseModel):
 
     model: str  # the model asked for (the request's `model`)
     answered: list[str] = Field(default_factory=list)  # `model` fields of the answers, distinct, sorted
+    # an answer came from another model than `model` (harness.judge_identity.same_model): flagged, never official
+    answered_differs: bool = False
     provider: Literal["openai", "azure", "openai-compatible"] = "openai"
     host: str | None = None  # scheme://host[:port][/path] of the endpoint, credentials removed
     api_version: str | None = None
     official: bool = False  # the protocol's own judge (model and provider as published)
-    first_call: str | None = None  # ISO dates of the calls behind the result, when known
+    # ISO dates (UTC) of the first and last answer behind the result: live, cached (the day it was made),
+    # from a provider batch (the provider's time) or from an earlier invocation that this one resumed
+    first_call: str | None = None
     last_call: str | None = None
 
 

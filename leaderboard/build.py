@@ -4,6 +4,7 @@
     site/benchmarks/<bench>.html    every metric, per subset / subtask / bucket, figures
     site/models/<slug>.html         every result of a model, its metadata and runs
     site/explore/<bench>/           the per-sample explorer (runs side by side)
+    site/audits/                    judge audits of the runs (harness.leaderboard.audits)
     site/downloads/results.{csv,json}
     site/static/                    CSS and JS (no CDN, no server: works from file://)
 
@@ -32,6 +33,7 @@ from typing import Any
 from harness.errors import BadInput
 from harness.results import ResultRecord, load_dir, record_dict, slugify
 
+from harness.leaderboard import audits
 from harness.leaderboard import data as D
 from harness.leaderboard.explorer import RunInfo, build_explorer, find_runs, load_samples, paired_tests
 
@@ -267,7 +269,7 @@ def _build_site(opts: BuildOptions) -> BuildReport:
     env.globals["site"] = siteinfo
     siteinfo["n_unpublished"] = len(unpublished_ids)
     kinds = Counter(r.kind for r in records)
-    pages = 0
+    pages = audits.write_pages(out, env, runs, run_explorer, slugs, report.warnings)  # first: sets site.audits
     _render(out, "index.html", out / "index.html", env=env, root="", nav="index", families=fam_views,
             n_models=len(site.models), n_benchmarks=len(site.benchmarks), n_reported=kinds["reported"],
             n_reproduced=kinds["reproduced"])

@@ -16,6 +16,12 @@ GET /stats. Answers are deterministic functions of the prompt:
 - open-ended QA: 'yes' (score 5) when the correct answer's words all occur in the prediction, else
   'no' (score 1), as a Python dict string;
 - anything else: an echo.
+Judges that disagree in a known way (judge audits): srv.entail_threshold (0.6) and srv.contradict_threshold
+(0.25) move the entailment rule; srv.qa_exact = True makes the QA rule strict ('yes' only when the
+prediction's words are exactly the answer's; 'no' with score 2 when it holds them and more); srv.repeat_entail
+= [t0, t1, ...] gives the n-th ask of the same messages the entailment threshold t[n % len] (a judge whose
+answers vary between repeats); srv.answer_model names the model in every answer (default: the one asked);
+srv.batch_created fixes the `created` time of batch answers.
 Faults: "500", "400", "401", "404", "429" (with Retry-After: srv.retry_after), "garbage", "messy" (repairable: fences,
 trailing commas, Python True/False, missing braces, `} {`), "count" (wrong number of events),
 "badrel" (an unknown relationship), "slow" (answers after srv.slow_seconds), "drop" (closes the
@@ -39,7 +45,6 @@ prints "PORT <n>" and serves until killed.
 from __future__ import annotations
 
 import argparse
-import ast
 import asyncio
 import hashlib
 import json
@@ -74,17 +79,54 @@ def extract_events(caption: str) -> list[str]:
     return events[:10]
 
 
-def relationship(description: str, event: str) -> str:
+def relationship(description: str, event: str, entail: float = 0.6, contradict: float = 0.25) -> str:
     ev = words(event)
     if not ev:
         return "neutral"
     share = len(ev & words(description)) / len(ev)
-    return "entailment" if share >= 0.6 else "contradiction" if share < 0.25 else "neutral"
+    return "entailment" if share >= entail else "contradiction" if share < contradict else "neutral"
 
 
-def qa_verdict(answer: str, prediction: str) -> tuple[str, int]:
+def qa_verdict(answer: str, prediction: str, exact: bool = False) -> tuple[str, int]:
     ok = words(answer) <= words(prediction) and bool(words(answer) or answer.strip() in prediction)
+    if exact and ok and words(answer) != words(prediction):
+        return ("no", 2)  # the strict judge: the right answer among other words is not a match
     return ("yes", 5) if ok else ("no", 1)
+
+
+RULES = {"entail": 0.6, "contradict": 0.25, "qa_exact": False}
+
+
+_ESCAPES = {"\\": "\\", "'": "'", '"': '"', "n": "\n", "r": "\r", "t": "\t", "a": "\a", "b": "\b", "f": "\f",
+            "v": "\v"}
+_HEX = {"x": 2, "u": 4, "U": 8}
+
+
+def str_list(text: str) -> list[str]:
+    """The strings of str(list_of_str), read back without ast: CPython 3.11's ast is not thread-safe (two threads
+    in ast at once can fail with 'AST constructor recursion depth mismatch'), and this server's thread runs
+    beside a client that parses its answers with ast.literal_eval."""
+    out: list[str] = []
+    i = text.index("[") + 1
+    while True:
+        while text[i] in " ,":
+            i += 1
+        if text[i] == "]":
+            return out
+        quote, i, chars = text[i], i + 1, []
+        while text[i] != quote:
+            if text[i] != "\\":
+                chars.append(text[i])
+                i += 1
+            elif text[i + 1] in _HEX:
+                width = _HEX[text[i + 1]]
+                chars.append(chr(int(text[i + 2:i + 2 + width], 16)))
+                i += 2 + width
+            else:
+                chars.append(_ESCAPES[text[i + 1]])
+                i += 2
+        out.append("".join(chars))
+        i += 1
 
 
 def _between(text: str, start: str, end: str) -> str:
@@ -105,8 +147,10 @@ def kind_of(messages: list[dict[str, Any]]) -> str:
     return "echo"
 
 
-def answer_for(messages: list[dict[str, Any]], fault: str | None = None, variant: int = 0) -> str:
-    """The judge's answer text; `fault` in garbage/messy/count/badrel changes it."""
+def answer_for(messages: list[dict[str, Any]], fault: str | None = None, variant: int = 0,
+               rules: dict[str, Any] | None = None) -> str:
+    """The judge's answer text; `fault` in garbage/messy/count/badrel changes it; `rules` (RULES) its strictness."""
+    rules = {**RULES, **(rules or {})}
     user = next((m.get("content") or "" for m in reversed(messages) if m.get("role") == "user"), "")
     kind = kind_of(messages)
     if fault == "garbage":
@@ -121,10 +165,10 @@ def answer_for(messages: list[dict[str, Any]], fault: str | None = None, variant
         return text
     if kind == "entail":
         description = _between(user, "Video Description:\n", "\n\nEvents: ")
-        events = ast.literal_eval(_between(user, "\n\nEvents: ", "\nOutput a JSON formed as:"))
+        events = str_list(_between(user, "\n\nEvents: ", "\nOutput a JSON formed as:"))
         items = []
         for e in events:
-            rel = relationship(description, e)
+            rel = relationship(description, e, rules["entail"], rules["contradict"])
             items.append({"event": e, "relationship": rel,
                           "reason": f"{len(words(e) & words(description))} of {len(words(e))} words found"})
         if fault == "count":
@@ -137,7 +181,7 @@ def answer_for(messages: list[dict[str, Any]], fault: str | None = None, variant
     if kind == "qa":
         answer = _between(user, "Correct Answer: ", "\nPredicted Answer: ")
         prediction = _between(user, "Predicted Answer: ", "\n\nProvide your evaluation")
-        pred, score = qa_verdict(answer, prediction)
+        pred, score = qa_verdict(answer, prediction, rules["qa_exact"])
         if fault == "messy":
             return f"```python\n{{'pred': '{pred}', 'score': {score}}}\n```"
         return repr({"pred": pred, "score": score})
@@ -180,7 +224,7 @@ class JudgeServer:
         self.max_in_flight = 0
         self.fault_counts: dict[str, int] = {}
         self._rng = random.Random(seed)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entered: batch lines are answered under it
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.AbstractServer | None = None
         self._thread: threading.Thread | None = None
@@ -197,6 +241,14 @@ class JudgeServer:
         self.batch_lines: list[dict[str, Any]] = []
         self.batch_calls: list[tuple[str, str]] = []
         self._ids = {"file": 0, "batch": 0}  # ids are never reused (not even after srv.batches.clear())
+        # how strict this judge is (RULES), and how its answers vary between repeats of one question
+        self.entail_threshold = RULES["entail"]
+        self.contradict_threshold = RULES["contradict"]
+        self.qa_exact = RULES["qa_exact"]
+        self.repeat_entail: list[float] | None = None
+        self.asked: dict[str, int] = {}  # times each distinct messages JSON was asked
+        self.answer_model: str | None = None
+        self.batch_created: int | None = None
 
     # -- control ---------------------------------------------------------------------------------
     @property
@@ -247,6 +299,7 @@ class JudgeServer:
             self.batch_end.clear()
             self.batch_script.clear()
             self.batch_api_faults.clear()
+            self.asked.clear()
             self._ids = {"file": 0, "batch": 0}
 
     def bodies(self) -> list[dict[str, Any]]:
@@ -255,6 +308,14 @@ class JudgeServer:
 
     def prompts(self) -> list[str]:
         return [b["messages"][-1]["content"] for b in self.bodies()]
+
+    def rules_for(self, prompt: str) -> dict[str, Any]:
+        """This judge's rules for the next ask of `prompt` (the messages as sorted JSON)."""
+        with self._lock:
+            n = self.asked.get(prompt, 0)
+            self.asked[prompt] = n + 1
+        entail = self.repeat_entail[n % len(self.repeat_entail)] if self.repeat_entail else self.entail_threshold
+        return {"entail": entail, "contradict": self.contradict_threshold, "qa_exact": self.qa_exact}
 
     # -- faults ----------------------------------------------------------------------------------
     def _choose(self, prompt: str) -> str | None:
@@ -366,7 +427,7 @@ class JudgeServer:
                     extra["retry-after-ms"] = self.retry_after_ms
                 await self._send(writer, 429, {"error": {"message": "rate limited", "type": "rate_limit"}}, extra)
                 return True
-            payload = self.completion(body, fault, len(self.requests))
+            payload = self.completion(body, fault, len(self.requests), self.rules_for(prompt), self.answer_model)
             record["status"] = 200
             record["usage"] = payload["usage"]
             await self._send(writer, 200, payload)
@@ -376,14 +437,16 @@ class JudgeServer:
                 self.in_flight -= 1
 
     @staticmethod
-    def completion(body: dict[str, Any], fault: str | None, variant: int) -> dict[str, Any]:
+    def completion(body: dict[str, Any], fault: str | None, variant: int, rules: dict[str, Any] | None = None,
+                   model: str | None = None, created: int | None = None) -> dict[str, Any]:
         """A chat.completion object answering `body` (the same for an online call and a batch line)."""
         messages = body.get("messages") or []
-        text = answer_for(messages, fault, variant)
+        text = answer_for(messages, fault, variant, rules)
         user = messages[-1].get("content", "") if messages else ""
         return {
-            "id": f"chatcmpl-{variant}", "object": "chat.completion", "created": int(time.time()),
-            "model": body.get("model", "fake"),
+            "id": f"chatcmpl-{variant}", "object": "chat.completion",
+            "created": int(time.time()) if created is None else created,
+            "model": model or body.get("model", "fake"),
             "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
                          "finish_reason": "stop", "logprobs": None}],
             "usage": {"prompt_tokens": len(str(user)) // 4 + 8, "completion_tokens": len(text) // 4 + 1,
@@ -453,7 +516,9 @@ class JudgeServer:
                                          "body": {"error": {"message": f"fake batch fault {status}",
                                                             "type": "server_error"}}}})
                 continue
-            payload = self.completion(body, fault, len(self.batch_lines))
+            prompt = json.dumps(body.get("messages") or [], sort_keys=True)
+            payload = self.completion(body, fault, len(self.batch_lines), self.rules_for(prompt), self.answer_model,
+                                      self.batch_created)
             out.append({"id": rid, "custom_id": line["custom_id"], "error": None,
                         "response": {"status_code": 200, "request_id": rid, "body": payload}})
         if out:

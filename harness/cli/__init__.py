@@ -18,10 +18,8 @@ from harness.errors import HarnessError, validation_summary
 from harness.redact import redact_urls
 
 # One line per subcommand module (harness/cli/<name>.py).
-COMMANDS = ["run", "list", "show", "results", "leaderboard", "compare", "merge", "frames", "rescore"]
-COMMANDS += ["describe"]
-COMMANDS += ["chat"]
-COMMANDS += ["demo"]
+COMMANDS = ["run", "list", "show", "results", "leaderboard", "compare", "merge", "frames", "rescore",
+            "describe", "chat", "demo", "judge_audit", "judge_check"]
 
 
 class _Parser(argparse.ArgumentParser):

@@ -18,10 +18,13 @@ if TYPE_CHECKING:
     from harness.settings import Environment
 
 
-def add_judge_arguments(parser) -> None:
+def add_judge_arguments(parser, which: bool = True) -> None:
+    """The judge flags; which=False leaves out --judge-model and --judge-base-url (a command naming its
+    judges otherwise, such as judge-audit's --judge MODEL@URL)."""
     j = parser.add_argument_group("judge")
-    j.add_argument("--judge-model", default=DEFAULT_JUDGE_MODEL)
-    j.add_argument("--judge-base-url", help="OpenAI-compatible endpoint (vLLM, SGLang, Ollama, ...)")
+    if which:
+        j.add_argument("--judge-model", default=DEFAULT_JUDGE_MODEL)
+        j.add_argument("--judge-base-url", help="OpenAI-compatible endpoint (vLLM, SGLang, Ollama, ...)")
     j.add_argument("--judge-concurrency", type=count(1), default=64)
     j.add_argument("--judge-budget", type=number(0), help="stop cleanly before spending more than this (USD)")
     j.add_argument("--judge-mode", choices=["online", "batch"], default="online",
@@ -58,3 +61,24 @@ def judge_config(args, env: "Environment") -> "ClientConfig":
                          concurrency=args.judge_concurrency, budget=budget, price=price,
                          cache_root=args.cache_dir or env.cache_dir, mode=args.judge_mode,
                          batch_wait=86400.0 if batch_wait is None else float(batch_wait), **judge_limits(env))
+
+
+def named_judge_configs(texts: list[str], args, env: "Environment") -> list[tuple[str, "ClientConfig"]]:
+    """(name, ClientConfig) for each MODEL or MODEL@BASE_URL (judge-audit's and judge-check's --judge): each
+    built as --judge-model MODEL --judge-base-url BASE_URL would be, with the command's other judge flags."""
+    import argparse
+
+    from harness.errors import JudgeNotConfigured
+    from harness.judge_audit import parse_judge
+    from harness.judge_identity import safe_url
+
+    out = []
+    for text in texts:
+        model, url = parse_judge(text)
+        config = judge_config(argparse.Namespace(**{**vars(args), "judge_model": model, "judge_base_url": url}), env)
+        name = model + (f"@{safe_url(url)}" if url else "")
+        if not config.configured():
+            raise JudgeNotConfigured(f"--judge {name}: no credentials for it: set OPENAI_API_KEY, or "
+                                     "AZURE_OPENAI_ENDPOINT and AZURE_OPENAI_API_KEY, or give MODEL@BASE_URL")
+        out.append((name, config))
+    return out

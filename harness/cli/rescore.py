@@ -12,6 +12,7 @@ import json
 import sys
 
 from harness.cli.judge_args import add_judge_arguments
+from harness.cli.judge_check import add_check_arguments, canary
 from harness.cli.numbers import fraction
 from harness.cli.output import print_result
 from harness.errors import BadInput
@@ -29,6 +30,7 @@ def add_parser(sub) -> None:
                    help="fraction of failed samples above which the exit code is 1 (default 0)")
     p.add_argument("--no-progress", action="store_true")
     add_judge_arguments(p)
+    add_check_arguments(p)
     p.set_defaults(handler=run)
 
 
@@ -58,6 +60,8 @@ def run(args) -> int:
     if not store.predictions_path.exists():
         raise BadInput(f"{store.dir} has no predictions yet; run `harness run ... --stage generate` first")
     score_spec = ScoreSpec(metric=metric.name, protocol=args.protocol, judge=judge.spec() if judge else None)
+    if args.judge_check and judge is not None:
+        canary(judge, args.judge_check_threshold)(all_samples, metric)
     with store.lock():  # one writer per run folder
         result = score(store, samples, metric, score_spec, judge, not args.no_progress, len(all_samples),
                        all_samples, status)

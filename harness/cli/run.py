@@ -10,6 +10,7 @@ from pathlib import Path
 from harness import registry
 from harness.adapter import AdapterOptions
 from harness.cli.judge_args import add_judge_arguments, judge_config
+from harness.cli.judge_check import add_check_arguments, canary
 from harness.cli.numbers import count, fraction, number
 from harness.types import MAX_FRAMES
 from harness.cli.output import print_result
@@ -72,6 +73,7 @@ def add_parser(sub) -> None:
                    help="generate only shard I of N (samples at positions k with k mod N = I) into its own "
                         "run directory; combine the shards with `harness merge`")
     add_judge_arguments(p)
+    add_check_arguments(p)
     p.set_defaults(handler=run)
 
 
@@ -148,6 +150,7 @@ def run(args) -> int:
             annotations=args.annotations, video_root=args.video_root, limit=args.limit, protocol=args.protocol,
             out=args.out, stage=args.stage, judge=judge, progress=not args.no_progress,
             executor=executor, shard=args.shard, allow_foreign=args.allow_foreign_annotations,
+            judge_check=canary(judge, args.judge_check_threshold) if args.judge_check and judge else None,
         )
         with contextlib.redirect_stdout(sys.stderr):  # stdout carries results only (Ray's worker
             outcome = run_job(req)                    # and raylet messages print to sys.stdout)

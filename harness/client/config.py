@@ -74,6 +74,9 @@ class ClientConfig(BaseModel):
     cache_root: str | None = None  # None = the user cache directory
     cache: bool = True
     params: dict[str, Any] = Field(default_factory=dict)  # request parameters on every call (none: API defaults)
+    # the same questions asked again for a judge audit (harness judge-audit --judge-repeats): repeat r > 0 keys
+    # every answer apart from repeat 0's (the run's own) and from every re-ask number; the request is unchanged
+    repeat: int = Field(0, ge=0)
     mode: Literal["online", "batch"] = "online"
     batch_wait: float = 86400.0  # s this invocation waits for batches, then stops (resumable)
     batch_poll: float = 30.0

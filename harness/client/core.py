@@ -16,9 +16,10 @@ Guarantees:
   400/422 end the question at once; 401/403/404 stop the run (EndpointRefused); many consecutive exhausted
   calls stop the run (EndpointUnavailable) instead of failing every sample;
 - one cache (diskcache) keyed by a hash of provider, endpoint, model, messages, parameters and the answer
-  number. The raw text is cached, never a verdict: validation runs on every read, so an invalid answer is
-  re-asked under the next answer number (a new key), and a warm re-run replays the same sequence without a
-  call. Replayed answers are not tries of this run, so a question that failed before gets fresh tries;
+  number (and a judge audit's repeat number, ClientConfig.repeat). The raw text is cached, never a verdict:
+  validation runs on every read, so an invalid answer is re-asked under the next answer number (a new key),
+  and a warm re-run replays the same sequence without a call. Replayed answers are not tries of this run,
+  so a question that failed before gets fresh tries;
 - transports: online (harness.client.openai_chat: OpenAI, Azure, OpenAI-compatible; harness.client.gemini),
   and in batch mode the provider's batch API for first answers (harness.client.batch): the same request
   bodies and cache keys, a future per key, batch prices, re-asks online;
@@ -37,7 +38,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Generic, Mapping, TypeVar
+from typing import Any, Callable, Generic, Iterable, Mapping, TypeVar
 
 from harness.client.config import ClientConfig
 from harness.client.retry import CallError, policy
@@ -149,11 +150,14 @@ class ModelClient:
     # -- identity ------------------------------------------------------------------------------
     def cache_key(self, messages: list[dict[str, Any]], params: Mapping[str, Any] | None = None,
                   attempt: int = 0) -> str:
-        blob = json.dumps({
+        identity = {
             "v": CACHE_VERSION, "provider": self.provider, "endpoint": self.endpoint,
             "api_version": self.api_version, "model": self.model, "messages": messages,
             "params": {**self.params, **(params or {})}, "attempt": attempt,
-        }, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        }
+        if self.config.repeat:  # a field of its own: never one of the answer numbers; repeat 0 keys as before
+            identity["repeat"] = self.config.repeat
+        blob = json.dumps(identity, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
     def request_body(self, messages: list[dict[str, Any]], params: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -410,7 +414,7 @@ class ModelClient:
         u.completion_tokens += reply["completion_tokens"]
         u.cost += cost or 0.0
         self._max_completion_seen = max(self._max_completion_seen, reply["completion_tokens"])
-        record = {**reply, "cost_usd": cost, "latency_s": None, "created": time.time(), "batch_id": batch_id}
+        record = {**reply, "cost_usd": cost, "latency_s": None, "created": _made_at(body), "batch_id": batch_id}
         if self._cache is not None:
             if key in self._unwritten:
                 record = self._unwritten[key]
@@ -420,6 +424,16 @@ class ModelClient:
         self._note_answer(record)
         self._show()
         return record
+
+    def recall(self, keys: Iterable[str]) -> None:
+        """Note who answered and when for answers an earlier invocation used (the finished samples a resumed
+        scoring keeps), from the cache; they are not this invocation's work, so nothing is counted."""
+        if self._cache is None:
+            return
+        for key in keys:
+            record = self._unwritten.get(key) or self._cache.get(key)
+            if record is not None:
+                self._note_answer(record)
 
     def _note_answer(self, record: Mapping[str, Any]) -> None:
         """Remember who answered and when (the judge's identity on the result)."""
@@ -553,6 +567,16 @@ class ModelClient:
                                 f"{cost}{note}", refresh=False)
         except Exception:  # noqa: BLE001 - a progress bar never breaks a run
             pass
+
+
+def _made_at(body: Mapping[str, Any]) -> float:
+    """When a batch answer was made: the provider's `created` (a batch can run for a day before its output
+    is read), else now."""
+    made = body.get("created")
+    now = time.time()
+    if isinstance(made, (int, float)) and not isinstance(made, bool) and 0 < made <= now + 86400:
+        return float(made)
+    return now
 
 
 def import_cache(cache, folder: Path) -> None:
