@@ -20,9 +20,10 @@ if TYPE_CHECKING:
 
 def add_judge_arguments(parser) -> None:
     j = parser.add_argument_group("judge")
-    j.add_argument("--judge-model", default=DEFAULT_JUDGE_MODEL)
+    j.add_argument("--judge-model", default=DEFAULT_JUDGE_MODEL,
+                   help="the judge's model name (the protocol's own by default; another one is its own column)")
     j.add_argument("--judge-base-url", help="OpenAI-compatible endpoint (vLLM, SGLang, Ollama, ...)")
-    j.add_argument("--judge-concurrency", type=count(1), default=64)
+    j.add_argument("--judge-concurrency", type=count(1), default=64, help="judge requests in flight at once")
     j.add_argument("--judge-budget", type=number(0), help="stop cleanly before spending more than this (USD)")
     j.add_argument("--judge-mode", choices=["online", "batch"], default="online",
                    help="online (default): live calls; batch: the provider's batch API at batch prices, "

@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections import Counter
 
 from harness import registry
+from harness.cli.help import examples
 from harness.types import MAX_FRAMES
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("list", help="list benchmarks or models")
-    p.add_argument("what", choices=["benchmarks", "models"])
+    p = sub.add_parser("list", help="list benchmarks or models",
+                       epilog=examples("harness list models", "harness list benchmarks",
+                                       "harness list benchmarks --bench dream   # one benchmark: facts, data, samples"))
+    p.add_argument("what", choices=["benchmarks", "models"], help="what to list")
     p.add_argument("--bench", help="preview a benchmark: a declaration file (mybench.yaml), a built-in name, or "
                                    "an annotation file with --metric")
     p.add_argument("--metric", help="with --bench FILE.jsonl: the metric to score it with")
