@@ -330,13 +330,13 @@ def check_videos(samples: list["Sample"], workers: int = 2, progress: bool = Tru
     from tqdm import tqdm
 
     by_file: dict[str, Sample] = {}
-    result = VideoCheck(0)
+    missing: dict[str, Sample] = {}
     for s in samples:
         if not s.video or not Path(s.video).exists():
-            result.missing.append(s)
+            missing.setdefault(s.video or f"sample {s.id}", s)
         else:
             by_file.setdefault(s.video, s)
-    result.n = len(by_file) + len(result.missing)
+    result = VideoCheck(len(by_file) + len(missing), list(missing.values()))
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool, \
             tqdm(total=len(by_file), desc="check videos", unit="video", file=sys.stderr, disable=not progress) as bar:
         for s, problem in zip(by_file.values(), pool.map(_probe, by_file.values())):

@@ -123,7 +123,10 @@ def _one_line(text: str) -> str:
 
 def entry() -> None:
     try:
-        code = main()
+        try:
+            code = main()
+        except SystemExit as stop:  # argparse's --help, --version and usage errors
+            code = stop.code
         sys.stdout.flush()  # what is still buffered meets a closed pipe here, not at interpreter exit
     except BrokenPipeError:  # the reader went away after main returned, or stderr is closed too
         _quiet()
