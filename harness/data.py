@@ -193,9 +193,9 @@ def _download(hub: "HubData", name: str) -> Path:
         status = getattr(exc.response, "status_code", None)
         raise BadInput(f"the hub refused {name} from {hub.repo} (HTTP {status}); run the same command later "
                        "(a partial download resumes)") from None
-    except OSError as exc:  # the connection, a full disk
-        raise BadInput(f"cannot download {name} from {hub.repo}: {_first_line(exc)}; run the same command to resume "
-                       "the download") from None
+    except Exception as exc:  # the connection (requests' or httpx's errors), a full disk
+        raise BadInput(f"cannot download {name} from {hub.repo} ({type(exc).__name__}: {_first_line(exc)}); run the "
+                       "same command to resume the download") from None
 
 
 def _first_line(exc: BaseException) -> str:

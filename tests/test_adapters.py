@@ -95,6 +95,7 @@ def test_tarsier_layout_rows_newlines_and_frame_end():
 
 
 # -- pre-flight ------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_tarsier_without_gpu_or_weights_says_what_is_missing(tmp_path):
     pytest.importorskip("torch")
     proc = harness_cli("run", "--model", "tarsier-7b", "--bench", "dream",
@@ -107,6 +108,7 @@ def test_tarsier_without_gpu_or_weights_says_what_is_missing(tmp_path):
     assert "omni-research/Tarsier-7b is not in the Hugging Face cache" in lines[0]
 
 
+@pytest.mark.slow
 def test_missing_model_path_is_one_line(tmp_path):
     proc = harness_cli("run", "--model", "tarsier2-7b", "--model-path", str(tmp_path / "nope"), "--device", "cpu",
                        "--bench", "dream")
@@ -163,6 +165,7 @@ def test_frame_cache_returns_identical_frames_and_skips_decoding(videos, tmp_pat
 
 
 # -- OpenAI and compatible servers -----------------------------------------------------------
+@pytest.mark.slow
 def test_gpt4o_sends_8_low_detail_frames_and_resumes_without_calls(videos, tmp_path):
     ann = nextqa_subset(tmp_path, videos)
     with OpenAIServer() as srv:
@@ -230,6 +233,7 @@ def test_openai_compatible_sends_lossless_frames(videos, tmp_path):
 
 
 # -- Gemini ----------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_gemini_uploads_each_video_once_waits_and_deletes(videos, tmp_path, monkeypatch):
     pytest.importorskip("google.genai")
     ann = nextqa_subset(tmp_path, videos)
@@ -250,6 +254,7 @@ def test_gemini_uploads_each_video_once_waits_and_deletes(videos, tmp_path, monk
     assert len(preds) == 3 and all(p["text"].startswith("A video (1 files") for p in preds)
 
 
+@pytest.mark.slow
 def test_gemini_frames_on_request(videos, tmp_path, monkeypatch):
     pytest.importorskip("google.genai")
     monkeypatch.setenv("GEMINI_API_KEY", "g-test")

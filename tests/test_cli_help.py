@@ -124,6 +124,7 @@ def test_a_closed_pipe_ends_quietly(name, scored_run):
     assert "Exception ignored" not in proc.stderr, proc.stderr
 
 
+@pytest.mark.slow
 def test_head_reads_the_first_line_and_the_command_ends_quietly():
     proc = subprocess.run(f"{sys.executable} -m harness.cli list models | head -1", shell=True, capture_output=True,
                           text=True, cwd=REPO, env=_env_without_unbuffered(), timeout=300)

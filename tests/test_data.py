@@ -134,6 +134,7 @@ def test_fetch_dream_through_huggingface_hub_then_check_and_run_without_paths(tm
     assert spec["annotations"] == str(folder / "annotations" / "metadata.json")
 
 
+@pytest.mark.slow
 def test_a_gated_dataset_says_accept_the_terms_then_log_in(tmp_path, dream_repo):
     with FakeHub({DREAM: dream_repo}, gated={DREAM}) as hub:
         proc = harness_cli("data", "fetch", "dream", "--no-progress", env=_env(hub, tmp_path), cwd=tmp_path)
@@ -161,6 +162,7 @@ def test_an_interrupted_download_resumes_where_it_stopped(tmp_path, dream_repo):
     assert manifest["files"]["video/video.zip"]["sha256"] == hashlib.sha256(data).hexdigest()
 
 
+@pytest.mark.slow
 def test_offline_and_not_cached_is_one_line(tmp_path):
     env = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf"), "HARNESS_DATA_DIR": str(tmp_path / "data")}
     proc = harness_cli("data", "fetch", "dream", "--no-progress", env=env, cwd=tmp_path)
@@ -222,3 +224,20 @@ def test_a_hub_annotation_file_that_is_one_json_array_reads_as_rows(tmp_path):
     path.write_text(json.dumps([1, 2]))
     with pytest.raises(BadInput, match="item 1: expected a JSON object"):
         bench.load_annotations(str(path))
+
+
+def test_the_data_page_agrees_with_the_declarations():
+    """docs/data.md's table is checked against the declarations, which own these facts."""
+    from conftest import REPO
+
+    rows = {line.split("|")[1].strip().strip("`"): line for line in (REPO / "docs" / "data.md").read_text().splitlines()
+            if line.startswith("| `")}
+    for name in registry.builtin_names():
+        bench = registry.benchmark(name)
+        if bench.metric is None:
+            continue
+        row = rows[name]
+        d = bench.data
+        for fact in (d.annotations_url, d.videos_url) if d.hub is None else (d.hub.repo, d.hub.annotations):
+            assert fact in row, (name, fact)
+        assert f"`{bench.video.replace('{vid}', '<vid>')}`" in row, (name, bench.video)

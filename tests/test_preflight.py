@@ -38,6 +38,7 @@ def cli(capsys, monkeypatch, tmp_path):
     return call
 
 
+@pytest.mark.slow
 def test_the_main_job_with_nothing_configured_names_every_missing_piece_at_once(cli, tmp_path):
     read_only = tmp_path / "a-file"
     read_only.write_text("x")
@@ -100,22 +101,24 @@ def test_a_prediction_file_that_lacks_samples_says_how_many_and_which_file(cli, 
     assert accepted.returncode == 0 and "lacks predictions for 8 of 20 samples" in accepted.stderr
 
 
-def test_failures_a_retry_can_fix_say_run_the_same_command(cli, tmp_path, server, env):
+def test_failures_a_retry_can_fix_say_run_the_same_command(cli, tmp_path, server, env, monkeypatch):
     """A judge that keeps failing: the samples are counted failed, and the same command retries them."""
+    monkeypatch.setenv("HARNESS_JUDGE_TIMEOUT", "60")  # a busy machine must not turn the retry into a timeout
     rows = read_jsonl(ANNOTATIONS / "MSVD-QA-val.jsonl")[:4]
     ann = write_jsonl(tmp_path / "ann.jsonl", rows)
     preds = tarsier_predictions(ann, tmp_path / "p.jsonl", lambda i, r: "a cat")
     server.poison = {"Predicted Answer: a cat"}  # the judge answers garbage to these samples
     proc = cli("run", "--model", f"file:{preds}", "--bench", "msvd-qa", "--annotations", ann, "--out",
-               tmp_path / "runs", "--no-progress", "--judge-base-url", server.url)
+               tmp_path / "runs", "--no-progress", "--judge-base-url", server.url, "--cache-dir", tmp_path / "cache")
     server.poison = set()
     assert proc.returncode == 1, proc.stderr
     assert "4 failed on the way" in proc.stderr and "run the same command to retry them" in proc.stderr, proc.stderr
     again = cli("run", "--model", f"file:{preds}", "--bench", "msvd-qa", "--annotations", ann, "--out",
-                tmp_path / "runs", "--no-progress", "--judge-base-url", server.url)
+                tmp_path / "runs", "--no-progress", "--judge-base-url", server.url, "--cache-dir", tmp_path / "cache")
     assert again.returncode == 0 and "failed" not in again.stderr, again.stderr
 
 
+@pytest.mark.slow
 def test_stage_score_without_predictions_says_generate_first_and_writes_nothing(cli, tmp_path):
     preds = tarsier_predictions(NEXTQA, tmp_path / "p.jsonl", lambda i, r: "A")
     args = ["run", "--model", f"file:{preds}", "--bench", "next-qa", "--annotations", NEXTQA, "--limit", "10",

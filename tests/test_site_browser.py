@@ -22,7 +22,8 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = REPO / "tests" / "artifacts"
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).is_file(), reason=f"Chromium not found ({CHROMIUM})")
+pytestmark = [pytest.mark.skipif(not Path(CHROMIUM).is_file(), reason=f"Chromium not found ({CHROMIUM})"),
+              pytest.mark.slow]  # the browser: the whole module (`pytest -m 'not slow'` skips it)
 
 
 @pytest.fixture(scope="module")

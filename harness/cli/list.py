@@ -69,11 +69,23 @@ def preview(args) -> int:
              ("groups", ", ".join(f"{g.name} ({g.field}{' after ' + repr(g.after) if g.after else ''})"
                                   for g in bench.groups) or "-"),
              ("rules", _rules(bench) or "none"),
-             ("frames", str(bench.frames or "the model's")), ("sample id", bench.id)]
+             ("frames", str(bench.frames or "the model's")), ("sample id", bench.id),
+             ("data", f"`harness data fetch {bench.name}`" + (f" (Hugging Face hub: {bench.data.hub.repo})"
+                                                               if bench.data.hub else " says where to get it"))]
     if bench.metric is None:
         print_table([("field", "value")] + facts)
         return 0
-    ann = bench.load_annotations(args.annotations)
+    from harness.cli.data import data_defaults
+    from harness.errors import BadInput
+
+    try:
+        ann = bench.load_annotations(data_defaults(bench, args.annotations, "-")[0])
+    except BadInput as exc:
+        if args.annotations:
+            raise
+        # no annotations here yet: the declaration is still worth seeing; say what its samples need
+        print_table([("field", "value")] + facts + [("annotations", str(exc))])
+        return 0
     status = check_annotations(bench, ann, args.allow_foreign_annotations)
     samples = bench.samples(ann)
     facts += [("annotations", f"{ann.source} ({status})"), ("samples", str(len(samples)))]
