@@ -29,7 +29,8 @@ def add_parser(sub) -> None:
                       epilog=examples("harness data fetch dream                 # into the data folder",
                                       "harness data fetch dream --to /big/disk  # then HARNESS_DATA_DIR=/big/disk",
                                       "harness data fetch next-qa               # where to get it, and the layout"))
-    f.add_argument("bench", metavar="BENCH", help="a built-in benchmark name (see `harness list benchmarks`)")
+    f.add_argument("bench", metavar="BENCH", help="a benchmark name (see `harness list benchmarks`) or a declaration "
+                                                  "file (mybench.yaml) with a data: block")
     f.add_argument("--to", metavar="DIR", help="data folder (default: $HARNESS_DATA_DIR, else the user data folder, "
                                                "e.g. ~/.local/share/video-harness); the files go to DIR/BENCH/")
     f.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")

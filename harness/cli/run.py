@@ -155,6 +155,10 @@ def run(args) -> int:
     judge = None
     if any(b.needs_judge for b in benches) and args.stage != "generate":
         judge = problems.run("judge", judge_config, args, env)
+    if args.publish:
+        from harness.paths import check_writable
+
+        problems.run("publish", check_writable, args.publish, "--publish")
     plans = []
     for declared in benches:
         annotations, video_root = problems.run(f"{declared.name} data", data_defaults, declared, args.annotations,
