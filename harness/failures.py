@@ -91,13 +91,20 @@ def advice(summary: FailureSummary, bench: str, prediction_file: str | None = No
         lines.append(f"{c[NOT_GENERATED_KIND]} of {n} samples have no prediction yet: run the same command with "
                      "--stage generate (or --stage all) first")
     if c[VIDEO]:
-        lines.append(f"{c[VIDEO]} videos could not be read ({summary.examples[VIDEO].removeprefix('prediction: ')}): "
+        lines.append(f"{c[VIDEO]} videos could not be read (e.g. {_short(summary.examples[VIDEO])}): "
                      f"`harness data check --bench {bench} --video-root DIR` lists them; fix or replace them, then "
                      "run the same command")
     if c[ANNOTATION]:
         lines.append(f"{c[ANNOTATION]} samples cannot be scored from their annotation "
                      f"({summary.examples[ANNOTATION]}): fix the annotation file")
     if c[RETRY]:
-        lines.append(f"{c[RETRY]} failed on the way (e.g. {summary.examples[RETRY][:160]}): run the same command "
-                     "to retry them; finished work is kept")
+        lines.append(f"{c[RETRY]} failed on the way (e.g. {_short(summary.examples[RETRY])}; every reason is in the "
+                     "run folder): run the same command to retry them; finished work is kept")
     return lines
+
+
+def _short(reason: str) -> str:
+    """'api: APIConnectionError' from 'prediction: api: APIConnectionError: Connection error: ... host:port':
+    what failed, without the details (addresses, payloads) a summary line has no room for."""
+    parts = [p.strip() for p in reason.removeprefix("prediction: ").split(":")]
+    return ": ".join(parts[:2])[:120]

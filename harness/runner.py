@@ -170,8 +170,9 @@ def check_predictions_exist(run_dir: Path) -> None:
 
 
 def check_file_matches(adapter: Adapter, samples: list[Sample], bench: Benchmark) -> None:
-    """A prediction file whose lines match no sample of the benchmark is the wrong file: say so before
-    anything is written (a file that lacks some samples is scored, its gaps counted as failed)."""
+    """A prediction file whose lines match no sample of the benchmark (`samples`: every sample of its
+    annotation file) is the wrong file: say so before anything is written. A file that lacks some samples,
+    or all of a --limit window, is scored, its gaps counted as failed."""
     from harness.failures import not_in_file
 
     adapter.load()
@@ -456,11 +457,11 @@ def plan(req: RunRequest, problems: Problems | None = None) -> Plan | None:
         if adapter.needs_video:
             problems.run(videos, check_videos, samples, req.video_root, bench.name)
         if adapter.backend == "file":
-            problems.run(f"{bench.name} predictions", check_file_matches, adapter, samples, bench)
+            problems.run(f"{bench.name} predictions", check_file_matches, adapter, loaded.file_samples, bench)
     if own:
         problems.raise_if_any()
-    if len(problems.lines) > before:
-        return None
+    if len(problems.lines) > before or adapter is None or loaded is None or spec is None:
+        return None  # the CLI raises the problems once every benchmark is planned
     return Plan(req, bench, metric, adapter, loaded, spec, shard_id)
 
 

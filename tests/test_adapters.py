@@ -100,12 +100,15 @@ def test_tarsier_without_gpu_or_weights_says_what_is_missing(tmp_path):
     pytest.importorskip("torch")
     proc = harness_cli("run", "--model", "tarsier-7b", "--bench", "dream",
                        env={"HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HOME": str(tmp_path / "hf"),
-                            "CUDA_VISIBLE_DEVICES": ""})
+                            "CUDA_VISIBLE_DEVICES": "", "HARNESS_DATA_DIR": str(tmp_path / "data")})
     assert proc.returncode == 2, proc.stderr
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
-    assert "no CUDA GPU" in lines[0] and "--device cpu" in lines[0]
-    assert "omni-research/Tarsier-7b is not in the Hugging Face cache" in lines[0]
+    assert "Traceback" not in proc.stderr, proc.stderr
+    # the preflight names every problem (the model's, then data and judge), one line each
+    model = [ln for ln in lines if "tarsier-7b cannot run here" in ln]
+    assert len(model) == 1 and len(lines) == 4, lines
+    assert "no CUDA GPU" in model[0] and "--device cpu" in model[0]
+    assert "omni-research/Tarsier-7b is not in the Hugging Face cache" in model[0]
 
 
 @pytest.mark.slow

@@ -157,3 +157,35 @@ def test_a_limit_run_prints_its_coverage_of_the_whole_benchmark_in_the_summary_l
     assert header.split() == ["model", "benchmark", "run", "predictions", "coverage", "results"]
     assert row.split()[:3] == ["file:p", "next-qa", next((tmp_path / "runs").glob("*/*/*")).name]
     assert "50/4996" in row and "strict: accuracy" in row and "(50/50 scored)" in row
+
+
+def test_each_kind_of_failure_gets_the_advice_that_fixes_it():
+    """Only failures a retry can fix are told to run the same command again."""
+    from harness.failures import FailureSummary, advice, failure_summary
+    from harness.types import Sample, SampleScore
+
+    reasons = {
+        "a": "prediction: api: APIConnectionError: Connection error: Cannot connect to host 10.0.0.1:443",
+        "b": "judge: entailment failed after 10 attempts",
+        "c": "prediction: video: /v/3.mp4: truncated: the container lists 120 frames, 64 are present",
+        "d": "prediction: not generated yet",
+        "e": "prediction: missing: no prediction for Demo/x idx 4 in preds.jsonl",
+        "f": "prediction: missing: the prediction is null in preds.jsonl line 6",
+        "g": "no references",
+    }
+    samples = [Sample(id=k, benchmark="b", idx=i, dataset="Demo/x", prompt="p", cluster=k)
+               for i, k in enumerate([*reasons, "ok"])]
+    scores = {k: SampleScore(sample_id=k, status="failed", reason=r) for k, r in reasons.items()}
+    scores["ok"] = SampleScore(sample_id="ok", status="ok")
+    summary = failure_summary(scores, samples)
+    assert isinstance(summary, FailureSummary) and summary.n_failed == 7 and summary.n_samples == 8
+    lines = advice(summary, "b")
+    retry = [ln for ln in lines if "run the same command to retry" in ln]
+    assert len(retry) == 1 and retry[0].startswith("2 failed on the way (e.g. api: APIConnectionError;")
+    assert "10.0.0.1" not in "\n".join(lines)
+    assert any(ln.startswith("preds.jsonl lacks predictions for 1 of 8 samples (e.g. Demo/x idx 4)") for ln in lines)
+    assert any(ln.startswith("preds.jsonl has a null prediction for 1 of 8") for ln in lines)
+    assert any("--stage generate" in ln and ln.startswith("1 of 8 samples have no prediction yet") for ln in lines)
+    assert any(ln.startswith("1 videos could not be read (e.g. video: /v/3.mp4)") and "harness data check" in ln
+               for ln in lines)
+    assert any(ln.startswith("1 samples cannot be scored from their annotation (no references)") for ln in lines)

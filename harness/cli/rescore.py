@@ -69,8 +69,8 @@ def run(args) -> int:
     from harness.cli.run import report_failures
     from harness.failures import failure_summary
 
-    report_failures(result, failure_summary(store.scores(score_spec), samples), bench.name, store.spec.model,
-                    args.max_failed)
+    # the prediction file is named by the failures' reasons (the run spec keeps its name, not its path)
+    report_failures(result, failure_summary(store.scores(score_spec), samples), bench.name, "", args.max_failed)
     exit_code = 1 if result.n_total and result.n_failed / result.n_total > args.max_failed else 0
     if args.json:
         print(json.dumps(result.model_dump(mode="json"), indent=2))

@@ -223,6 +223,7 @@ def _run_one(p, args):
 def report_failures(result, failures, bench: str, model: str, max_failed: float) -> None:
     """What failed, and advice that works for each reason (a retry only where a retry can fix it)."""
     from harness.failures import advice
+    from harness.redact import redact_urls
 
     if not result.n_failed or failures is None:
         return
@@ -231,4 +232,4 @@ def report_failures(result, failures, bench: str, model: str, max_failed: float)
               f"{max_failed:g})", file=sys.stderr)
     prediction_file = model.split(":", 1)[1] if model.startswith("file:") else None
     for line in advice(failures, bench, prediction_file):
-        print(f"harness: {bench}: {line}", file=sys.stderr)
+        print(f"harness: {bench}: {redact_urls(line)}", file=sys.stderr)
