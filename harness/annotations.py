@@ -55,15 +55,37 @@ class RowError(ValueError):
 
 # -- files --------------------------------------------------------------------------------
 def read_file(path: Path) -> Annotations:
-    """One annotation file: JSON lines, CSV or parquet (by suffix; anything else is read as JSON lines)."""
+    """One annotation file: JSON lines, CSV or parquet (by suffix; anything else is read as JSON lines), or
+    a .json file holding one array of objects (the DREAM-1K hub's json/metadata.json)."""
     if path.suffix.lower() in (".csv", ".parquet"):
         rows = _read_table(path)
         places = tuple(f"{path}: row {i}" for i in range(1, len(rows) + 1))
+    elif path.suffix.lower() == ".json" and _starts_with(path, b"["):
+        rows = _read_array(path)
+        places = tuple(f"{path}: item {i}" for i in range(1, len(rows) + 1))
     else:
         rows = read_user_jsonl(path)
         with path.open("r", encoding="utf-8") as fh:  # the line of each row, skipping blank lines as the reader does
             places = tuple(f"{path}:{n}" for n, line in enumerate(fh, 1) if line.strip())
     return Annotations(rows, str(path), hashlib.sha256(path.read_bytes()).hexdigest(), places)
+
+
+def _starts_with(path: Path, char: bytes) -> bool:
+    with path.open("rb") as fh:
+        head = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")  # a byte-order mark, white space
+    return head.startswith(char)
+
+
+def _read_array(path: Path) -> list[dict[str, Any]]:
+    from harness.jsonl import read_json_file
+
+    rows = read_json_file(path, "annotation file")
+    if not isinstance(rows, list):
+        raise BadInput(f"{path}: expected a JSON array of objects")
+    for i, row in enumerate(rows, 1):
+        if not isinstance(row, dict):
+            raise BadInput(f"{path}: item {i}: expected a JSON object, got {type(row).__name__}")
+    return rows
 
 
 def read_folder(folder: Path) -> Annotations:

@@ -62,6 +62,35 @@ class AnnotationSource(BaseModel):
     hub_file: str | None = None  # or a JSON-lines file inside the hub dataset
 
 
+class HubData(BaseModel):
+    """The benchmark's files in a Hugging Face dataset repository, for `harness data fetch`."""
+
+    model_config = _STRICT
+    repo: str = Field(pattern=r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")  # owner/name
+    revision: str = "main"  # a branch, tag or commit
+    gated: bool = False  # users accept its terms on the hub first
+    annotations: str | None = None  # the annotation file in the repository
+    videos: list[str] = Field(default_factory=list)  # zip archives (unpacked) or video files in the repository
+
+    @field_validator("videos")
+    @classmethod
+    def _archives(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if not name.lower().endswith((".zip",) + VIDEO_EXTENSIONS):
+                raise ValueError(f"{name!r}: a zip archive or a video file ({', '.join(VIDEO_EXTENSIONS)})")
+        return names
+
+
+class DataSource(BaseModel):
+    """Where the benchmark's data comes from: fetched from the hub, or where a user gets it by hand."""
+
+    model_config = _STRICT
+    hub: HubData | None = None
+    annotations_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")  # the published annotation file
+    videos_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")  # where the videos are published
+    videos: str | None = None  # what to download and how to lay it out, when the `video` rule does not say it all
+
+
 class Columns(BaseModel):
     """Column names of a plain table (format: table)."""
 
@@ -147,6 +176,7 @@ class Benchmark(BaseModel):
     published_names: list[str] = Field(default_factory=list)  # as published tables print it
     dataset: str | None = None  # rows' `dataset` is this, or this/<subset>
     annotations: AnnotationSource = Field(default_factory=AnnotationSource)
+    data: DataSource = Field(default_factory=DataSource)  # where annotations and videos come from (harness data)
     format: tuple[str, ...] = ("text", "messages")
     columns: Columns | None = None
     metric: str | None = None  # a registered metric; None: shown from published numbers only
@@ -285,7 +315,9 @@ class Benchmark(BaseModel):
             return read_file(p)
         hub = hub or self.annotations.hub
         if not hub:
-            raise BadInput(f"benchmark {self.name} needs --annotations PATH ({self.annotation_file})")
+            how = (f"fetch them with `harness data fetch {self.name}`" if self.data.hub is not None
+                   else f"`harness data fetch {self.name}` says where to get them")
+            raise BadInput(f"no {self.name} annotations: {how}, or pass --annotations PATH ({self.annotation_file})")
         return read_hub(hub, self.annotations.split, self.annotations.hub_file if hub == self.annotations.hub
                         else None, self.annotation_file)
 

@@ -319,7 +319,7 @@ def repeat_spread(metric: Metric, protocol: str, samples: list[Sample], judge: A
 
 # -- the audit --------------------------------------------------------------------------------------
 def _judge_view(j: AuditedJudge, run_dir: Path, spread: dict | None) -> dict[str, Any]:
-    res, usage = j.main.result, j.main.usage or {}
+    res = j.main.result
     return {
         "label": j.label, "name": j.name, "model": j.spec.judge.model, "base_url": j.spec.judge.base_url,
         "provider": j.spec.judge.provider, "score_hash": j.spec.hash(),

@@ -7,6 +7,7 @@ stay under its root: a `../` or an absolute name is refused, never followed.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -30,3 +31,17 @@ def inside(root: str | Path, *parts: str) -> Path:
     if not path.resolve().is_relative_to(base):
         raise BadInput(f"{'/'.join(parts)!r} would be written outside {root}; refusing it")
     return path
+
+
+def check_writable(folder: str | Path, flag: str = "--out") -> None:
+    """BadInput unless `folder` can be written (created if missing): checked on the folder or its nearest
+    existing parent, before any work, and without writing anything."""
+    path = Path(folder)
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise BadInput(f"{flag} {folder}: {probe} is a file, not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        read_only = bool(os.statvfs(probe).f_flag & os.ST_RDONLY)
+        raise BadInput(f"{flag} {folder}: {probe}: {'Read-only file system' if read_only else 'Permission denied'}")

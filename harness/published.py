@@ -348,7 +348,6 @@ def _num(text: str) -> float:
 
 def _record(csv_name: str, declared: Any, printed: str, src: Source, rows: list[dict[str, str]],
             lb_models: dict) -> ResultRecord:
-    bench, title = declared.name, declared.title
     info, alias_note = model_info(printed)
     if info.checkpoint is None and info.name in src.checkpoint:
         info = info.model_copy(update={"checkpoint": src.checkpoint[info.name]})

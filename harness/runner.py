@@ -19,7 +19,10 @@ from harness.adapter import Adapter, AdapterOptions
 from harness.annotations import annotations_status, check_annotations
 from harness.benchmark import Benchmark
 from harness.errors import BadInput, HarnessError, JudgeNotConfigured
+from harness.failures import FailureSummary, failure_summary
 from harness.metric import Metric, ScoreContext, failed_reasons, pct
+from harness.paths import check_writable
+from harness.preflight import Problems
 from harness.store import RunStore
 from harness.types import (
     Prediction,
@@ -58,6 +61,7 @@ class RunOutcome:
     run_dir: Path
     result: Result | None
     n_generated: int = 0
+    failures: FailureSummary | None = None  # what the failed samples need (harness.failures)
 
 
 # -- preparation ---------------------------------------------------------------------------
@@ -134,14 +138,53 @@ def build_spec(adapter: Adapter, bench: Benchmark, source: str, sha256: str, lim
     )
 
 
-def check_videos(samples: list[Sample], video_root: str | None) -> None:
+def check_videos(samples: list[Sample], video_root: str | None, bench: str | None = None) -> None:
     """Before any work: every sample's video must exist (else one line naming what to pass)."""
     missing = [s for s in samples if not s.video or not Path(s.video).exists()]
     if not missing:
         return
+    fetch = f"`harness data fetch {bench}` fetches them or says where to get them" if bench else ""
+    if not video_root and all(not s.video for s in missing):
+        raise BadInput(f"{bench or 'the benchmark'} needs its {len(samples)} videos and no --video-root is given: "
+                       + (f"{fetch}; then " if fetch else "") + "pass --video-root DIR")
     first = missing[0].video or f"(no path for {missing[0].id})"
     where = f"under --video-root {video_root}" if video_root else "(no --video-root given)"
-    raise BadInput(f"{len(missing)} of {len(samples)} videos missing {where}, e.g. {first}; pass --video-root DIR")
+    check = f"; `harness data check --bench {bench} --video-root DIR` lists them" if bench else ""
+    raise BadInput(f"{len(missing)} of {len(samples)} videos missing {where}, e.g. {first}; pass --video-root DIR"
+                   + check)
+
+
+def check_video_root(video_root: str | None, bench: str) -> None:
+    """A run that reads videos needs a --video-root that is a folder (checked even when the annotations
+    did not load, so that both are named at once)."""
+    if not video_root:
+        raise BadInput(f"{bench} needs its videos and no --video-root is given: `harness data fetch {bench}` fetches "
+                       "them or says where to get them; then pass --video-root DIR")
+    if not Path(video_root).is_dir():
+        raise BadInput(f"--video-root {video_root}: no such folder (it holds the {bench} videos; `harness data fetch "
+                       f"{bench}` fetches them or says where to get them)")
+
+
+def check_predictions_exist(run_dir: Path) -> None:
+    """--stage score needs the predictions of a generate stage (of the same spec, so the same folder)."""
+    if not (run_dir / "predictions.jsonl").is_file():
+        raise BadInput(f"no predictions to score in {run_dir}: run the same command with --stage generate first "
+                       "(or --stage all)")
+
+
+def check_file_matches(adapter: Adapter, samples: list[Sample], bench: Benchmark) -> None:
+    """A prediction file whose lines match no sample of the benchmark (`samples`: every sample of its
+    annotation file) is the wrong file: say so before anything is written. A file that lacks some samples,
+    or all of a --limit window, is scored, its gaps counted as failed."""
+    from harness.failures import not_in_file
+
+    adapter.load()
+    preds = adapter.generate(samples)
+    if preds and all(not p.ok and not_in_file(p.error) for p in preds):
+        first = samples[0]
+        raise BadInput(f"{getattr(adapter, 'path', adapter.model)}: none of its predictions matches a sample of "
+                       f"{bench.name} (matched on dataset and idx, or sample_id; the first sample is "
+                       f"{first.dataset} idx {first.idx}, id {first.id}); is it this benchmark's prediction file?")
 
 
 def check_judge(metric: Metric, req: RunRequest, bench: Benchmark) -> None:
@@ -378,48 +421,119 @@ def make_result(store: RunStore, metric: Metric, score_spec: ScoreSpec, rows,
 
 
 # -- the whole job -------------------------------------------------------------------------
-def run(req: RunRequest) -> RunOutcome:
+@dataclass
+class Plan:
+    """A run whose preflight passed: everything it needs, nothing written yet."""
+
+    req: RunRequest
+    bench: Benchmark
+    metric: Metric
+    adapter: Adapter
+    loaded: Loaded
+    spec: RunSpec
+    shard_id: str | None
+
+
+def plan(req: RunRequest, problems: Problems | None = None) -> Plan | None:
+    """Every check a run makes before any work: the model can be built, the judge is configured, the
+    annotations load, the shard is sound, the output folder can be written, the videos are there (or the
+    prediction file matches), and --stage score has predictions to score.
+
+    With `problems` (harness.preflight) every failing check adds its line and the others still run; the
+    plan is None when any failed. Without, the first failure raises."""
+    own = problems is None
+    problems = Problems() if own else problems
+    before = len(problems.lines)
     bench: Benchmark = req.bench if isinstance(req.bench, Benchmark) else registry.benchmark(req.bench)
     metric: Metric = bench.make_metric()
-    adapter = registry.adapter(req.model, req.options)
-    check_judge(metric, req, bench)
-    loaded = load_samples(bench, req.annotations, req.video_root, req.limit, req.allow_foreign)
-    samples, source, sha256, file_samples = loaded.samples, loaded.source, loaded.sha256, loaded.file_samples
-    if not samples:
-        raise BadInput(f"no samples in the {bench.name} annotations")
-    if req.judge_check is not None and metric.needs_judge and req.stage in ("score", "all"):
-        req.judge_check(file_samples, metric)
-    shard_id = None
-    if req.shard is not None:
-        from harness import shard
+    adapter = problems.run("model", registry.adapter, req.model, req.options)
+    problems.run("judge", check_judge, metric, req, bench)
+    loaded = problems.run(f"{bench.name} annotations", _load_samples, req, bench)
+    shard_id = problems.run("shard", _shard_id, req)
+    problems.run("out", check_writable, req.out)
+    spec = None
+    if adapter is not None and loaded is not None:
+        spec = problems.run("spec", build_spec, adapter, bench, loaded.source, loaded.sha256, req.limit, shard_id)
+    if spec is not None and req.stage == "score":
+        problems.run(f"{bench.name} predictions", check_predictions_exist,
+                     RunStore.path_for(req.out, adapter.name, spec))
+    videos = f"{bench.name} videos"
+    if adapter is not None and adapter.needs_video and req.stage in ("generate", "all") and not _annotated_paths(loaded):
+        problems.run(videos, check_video_root, req.video_root, bench.name)
+    if adapter is not None and loaded is not None and req.stage in ("generate", "all"):
+        samples = loaded.samples
+        if shard_id is not None:
+            from harness import shard
 
-        shard_id = shard.normalize(req.shard)
-        if req.stage != "generate":
-            raise BadInput("--shard only generates: merge the shards with `harness merge`, then run the "
-                           "same command without --shard and with --stage score")
-    spec = build_spec(adapter, bench, source, sha256, req.limit, shard_id)
-    store = RunStore.create(req.out, adapter.name, spec)
+            samples = shard.select(samples, shard_id)
+        if adapter.needs_video:
+            problems.run(videos, check_videos, samples, req.video_root, bench.name)
+        if adapter.backend == "file":
+            problems.run(f"{bench.name} predictions", check_file_matches, adapter, loaded.file_samples, bench)
+    if own:
+        problems.raise_if_any()
+    if len(problems.lines) > before or adapter is None or loaded is None or spec is None:
+        return None  # the CLI raises the problems once every benchmark is planned
+    return Plan(req, bench, metric, adapter, loaded, spec, shard_id)
+
+
+def _annotated_paths(loaded: Loaded | None) -> bool:
+    """Every video is named by an absolute path in the annotations (no --video-root needed)."""
+    return loaded is not None and all(s.video and Path(s.video).is_absolute() and Path(s.video).exists()
+                                      for s in loaded.samples)
+
+
+def _load_samples(req: RunRequest, bench: Benchmark) -> Loaded:
+    loaded = load_samples(bench, req.annotations, req.video_root, req.limit, req.allow_foreign)
+    if not loaded.samples:
+        raise BadInput(f"no samples in the {bench.name} annotations")
+    return loaded
+
+
+def _shard_id(req: RunRequest) -> str | None:
+    if req.shard is None:
+        return None
+    from harness import shard
+
+    shard_id = shard.normalize(req.shard)
+    if req.stage != "generate":
+        raise BadInput("--shard only generates: merge the shards with `harness merge`, then run the "
+                       "same command without --shard and with --stage score")
+    return shard_id
+
+
+def execute(p: Plan) -> RunOutcome:
+    """The run itself: generate and/or score into the run folder, under its lock."""
+    req, bench, metric, adapter = p.req, p.bench, p.metric, p.adapter
+    samples, file_samples = p.loaded.samples, p.loaded.file_samples
+    if req.judge_check is not None and metric.needs_judge and req.stage in ("score", "all"):
+        req.judge_check(file_samples, metric)  # a judge that fails the canary scores nothing
+    store = RunStore.create(req.out, adapter.name, p.spec)
     with store.lock():  # one writer per run folder, for the whole run
         if not registry.is_builtin(bench.name):  # rescore, compare and the board read it from the run folder
             store.write_benchmark(bench.declaration())
-        if shard_id is not None:
-            shard.write_manifest(store, samples, shard_id)
-            samples = shard.select(samples, shard_id)
+        if p.shard_id is not None:
+            from harness import shard
+
+            shard.write_manifest(store, samples, p.shard_id)
+            samples = shard.select(samples, p.shard_id)
         n_generated = 0
         if req.stage in ("generate", "all"):
             from harness.executors import make_executor
 
             executor = make_executor(req.executor)
-            if adapter.needs_video:
-                check_videos(samples, req.video_root)
             executor.check(adapter)
             n_generated = generate(adapter, store, samples, req.progress, executor)
-        result = None
+        result = failures = None
         if req.stage in ("score", "all"):
             score_spec = ScoreSpec(metric=metric.name, protocol=req.protocol,
                                    judge=req.judge.spec() if metric.needs_judge else None)
             result = score(store, samples, metric, score_spec, req.judge, req.progress,
-                           len(file_samples), file_samples, loaded.status)
-    return RunOutcome(store.dir, result, n_generated)
+                           len(file_samples), file_samples, p.loaded.status)
+            failures = failure_summary(store.scores(score_spec), samples)
+    return RunOutcome(store.dir, result, n_generated, failures)
 
 
+def run(req: RunRequest) -> RunOutcome:
+    """Preflight, then the run (the library's one call; the CLI plans every benchmark first)."""
+    return execute(plan(req))

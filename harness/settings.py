@@ -9,7 +9,8 @@ Credentials are SecretStr: they never show in a repr, a log or a file.
 Variables:
 - credentials and endpoints: OPENAI_API_KEY, OPENAI_BASE_URL, AZURE_OPENAI_ENDPOINT, AZURE_OPENAI_API_KEY,
   AZURE_OPENAI_API_VERSION (or OPENAI_API_VERSION), GEMINI_API_KEY (or GOOGLE_API_KEY);
-- places: HARNESS_CACHE_DIR (root of every cache, below --cache-dir), HARNESS_SHARED (../shared),
+- places: HARNESS_CACHE_DIR (root of every cache, below --cache-dir), HARNESS_DATA_DIR (where `harness data fetch`
+  puts benchmark data and `harness run` finds it; default: the user data folder), HARNESS_SHARED (../shared),
   HARNESS_NO_FRAME_CACHE, HARNESS_NO_API_CACHE (API models answer without the on-disk cache);
 - the judge role: HARNESS_JUDGE_TIMEOUT (s per call, default 60, the protocol's), HARNESS_JUDGE_RETRIES (HTTP tries
   per attempt, 6), HARNESS_JUDGE_RETRY_WAIT (first backoff, s, 1), HARNESS_JUDGE_RETRY_MAX_WAIT (cap of one wait,
@@ -52,6 +53,7 @@ class Environment(BaseSettings):
     gemini_api_key: SecretStr | None = _var(None, "GEMINI_API_KEY", "GOOGLE_API_KEY")
     # places
     cache_dir: str | None = _var(None, "HARNESS_CACHE_DIR")
+    data_dir: str | None = _var(None, "HARNESS_DATA_DIR")
     shared: str | None = _var(None, "HARNESS_SHARED")
     no_frame_cache: bool = _var(False, "HARNESS_NO_FRAME_CACHE")
     no_api_cache: bool = _var(False, "HARNESS_NO_API_CACHE")

@@ -78,11 +78,16 @@ class RunStore:
         self.dir = Path(run_dir)
         self.spec = spec
 
-    @classmethod
-    def create(cls, root: str | Path, model_name: str, spec: RunSpec) -> "RunStore":
+    @staticmethod
+    def path_for(root: str | Path, model_name: str, spec: RunSpec) -> Path:
+        """The run's folder under `root` (nothing is created)."""
         # model and benchmark names come from data (a prediction file's name, a spec.json, a
         # user's declaration): slugs, and the folder must stay under the root
-        run_dir = inside(root, slug(model_name), slug(spec.benchmark), spec.hash())
+        return inside(root, slug(model_name), slug(spec.benchmark), spec.hash())
+
+    @classmethod
+    def create(cls, root: str | Path, model_name: str, spec: RunSpec) -> "RunStore":
+        run_dir = cls.path_for(root, model_name, spec)
         spec_path = run_dir / "spec.json"
         if spec_path.exists():
             existing = _read_spec(spec_path)

@@ -16,6 +16,16 @@ ANNOTATIONS = SHARED / "data" / "annotations"
 DEMO_VIDEO = SHARED / "data" / "videos" / "demo_test.mp4"
 
 
+def require_modules(*names: str) -> None:
+    """Skip the calling test module when one of these libraries is not installed, without importing them
+    (collection stays fast: torch and transformers load only when a test that needs them runs)."""
+    import importlib.util
+
+    missing = [n for n in names if importlib.util.find_spec(n) is None]
+    if missing:
+        pytest.skip(f"needs {', '.join(missing)}", allow_module_level=True)
+
+
 def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
 

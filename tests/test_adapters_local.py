@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from conftest import ANNOTATIONS, harness_cli, read_jsonl, write_jsonl
+from conftest import ANNOTATIONS, harness_cli, read_jsonl, require_modules, write_jsonl
 from tiny_models import make_video, tiny_qwen2vl, tiny_tarsier1  # noqa: F401 (fixtures)
 
 from harness import registry
@@ -15,8 +15,9 @@ from harness.adapter import AdapterOptions
 from harness.errors import BadInput
 from harness.types import Sample
 
-pytest.importorskip("torch")
-pytest.importorskip("transformers")
+pytestmark = pytest.mark.slow  # tiny models: the whole module (`pytest -m 'not slow'` skips it)
+
+require_modules("torch", "transformers")
 
 DREAM = ANNOTATIONS / "DREAM-1k.jsonl"
 

@@ -23,6 +23,7 @@ def nextqa_preds(tmp_path_factory):
     return tarsier_predictions(NEXTQA, tmp_path_factory.mktemp("p") / "p.jsonl", lambda i, r: r["text"]["response"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("bench", ["mvbench", "egoschema", "video-mme"])
 def test_nextqa_file_given_to_another_mc_benchmark_is_refused(tmp_path, nextqa_preds, bench):
     proc = harness_cli("run", "--model", f"file:{nextqa_preds}", "--bench", bench, "--annotations", str(NEXTQA),
@@ -44,6 +45,7 @@ def test_a_file_too_large_for_the_benchmark_is_refused(tmp_path):
         check_annotations(bench, bench.load_annotations(str(path)))
 
 
+@pytest.mark.slow
 def test_allowed_foreign_file_is_scored_and_marked(tmp_path, nextqa_preds):
     proc = harness_cli("run", "--model", f"file:{nextqa_preds}", "--bench", "egoschema", "--annotations", str(NEXTQA),
                        "--limit", "20", "--out", str(tmp_path / "runs"), "--no-progress", "--json",

@@ -198,6 +198,7 @@ def clean(env, server, tmp_path_factory):
             "requests": list(server.requests), "tmp": tmp}
 
 
+@pytest.mark.slow
 def test_dream_run_prints_overall_subsets_buckets_and_failures(clean):
     res = clean["result"]
     m = res["metrics"]
@@ -231,6 +232,7 @@ def test_dream_run_prints_overall_subsets_buckets_and_failures(clean):
     assert m["recall"] == pytest.approx(100 * R, abs=1e-9) and m["precision"] == pytest.approx(100 * P, abs=1e-9)
 
 
+@pytest.mark.slow
 def test_dream_judge_received_exactly_the_protocol_prompts(clean):
     bodies = [r["body"] for r in clean["requests"]]
     assert all(set(b) == {"model", "messages"} and b["model"] == "gpt-35-turbo-0125" for b in bodies)
@@ -244,6 +246,7 @@ def test_dream_judge_received_exactly_the_protocol_prompts(clean):
     assert set(got) == want
 
 
+@pytest.mark.slow
 def test_dream_per_sample_fields_keep_events_labels_and_reasons(clean):
     scores = scores_of(run_dir_of(clean["runs"]))
     ann = {str(r["idx"]): r for r in read_jsonl(DREAM)}
@@ -264,6 +267,7 @@ def test_dream_per_sample_fields_keep_events_labels_and_reasons(clean):
     assert sum(1 for sid in scores if not ann[sid]["extra_info"]["events"]) == 4
 
 
+@pytest.mark.slow
 def test_dream_messages_format_gives_the_same_numbers_from_the_cache(clean, server):
     tmp = clean["tmp"]
     preds = write_dream_predictions(DREAM_MESSAGES, tmp / "preds-messages.jsonl")
@@ -284,6 +288,7 @@ def test_dream_messages_format_gives_the_same_numbers_from_the_cache(clean, serv
     assert res["extra"]["judge_usage"]["calls"] == 0 and res["extra"]["judge_usage"]["cache_hits"] >= 2999
 
 
+@pytest.mark.slow
 def test_dream_flaky_judge_gives_identical_scores(clean, server, tmp_path):
     limit = "300"
     server.reset()
@@ -312,6 +317,7 @@ def test_dream_flaky_judge_gives_identical_scores(clean, server, tmp_path):
     assert flaky["metrics"] == ref["metrics"] and flaky["groups"] == ref["groups"]
 
 
+@pytest.mark.slow
 def test_dream_failing_sample_is_counted_excluded_and_retried_next_run(clean, server, tmp_path):
     preds = tmp_path / "preds.jsonl"
     rows = read_jsonl(clean["preds"])[:12]
@@ -345,6 +351,7 @@ def test_dream_failing_sample_is_counted_excluded_and_retried_next_run(clean, se
     assert len(server.requests) == 3
 
 
+@pytest.mark.slow
 def test_dream_killed_mid_run_resumes_with_same_scores_without_paying_twice(clean, server, tmp_path):
     args = dream_args(clean["preds"], DREAM, server, tmp_path / "cache", tmp_path / "runs", "--limit", "300",
                       "--judge-concurrency", "4")

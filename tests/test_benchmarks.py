@@ -10,6 +10,7 @@ import pytest
 
 from conftest import ANNOTATIONS, write_jsonl
 from harness import registry
+from harness.benchmark import from_mapping
 from harness.errors import BadInput
 from harness.metrics import METRICS
 
@@ -140,12 +141,21 @@ def test_bad_annotation_files(tmp_path):
 
 
 def test_hub_unreachable_is_one_line(monkeypatch, tmp_path):
+    """A declaration that reads its annotations from a hub dataset (`annotations.hub`) through `datasets`."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
-    bench = registry.benchmark("dream")
-    with pytest.raises(BadInput, match="omni-research/DREAM-1K.*--annotations"):
+    bench = from_mapping({"name": "hubbench", "title": "Hub bench", "family": "mc", "metric": "multiple_choice",
+                          "annotations": {"hub": "someone/hubbench", "split": "test"}}, "hubbench.yaml")
+    with pytest.raises(BadInput, match="someone/hubbench.*--annotations"):
         bench.load_annotations(None)
+
+
+def test_dream_without_annotations_says_how_to_fetch_them():
+    """DREAM-1K's annotations come from `harness data fetch dream` (its declaration's data.hub), never from a
+    silent download in the middle of a run."""
+    with pytest.raises(BadInput, match="harness data fetch dream.*--annotations"):
+        registry.benchmark("dream").load_annotations(None)
 
 
 def test_annotation_folder_picks_each_benchmarks_file():

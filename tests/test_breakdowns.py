@@ -73,6 +73,7 @@ def test_video_mme_annotation_carries_every_breakdown_key():
     assert dict(durations) == {"short": 900, "medium": 900, "long": 900}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("protocol", ["strict", "tarsier"])
 def test_video_mme_breakdowns_match_the_annotations(video_mme, protocol):
     rows, preds, results = video_mme
@@ -98,6 +99,7 @@ def test_video_mme_breakdowns_match_the_annotations(video_mme, protocol):
         assert res["n_scored"] == 2700
 
 
+@pytest.mark.slow
 def test_video_mme_interval_is_clustered_by_video(video_mme):
     _, _, results = video_mme
     for res in results.values():
@@ -107,6 +109,7 @@ def test_video_mme_interval_is_clustered_by_video(video_mme):
         assert res["interval_method"] == "bootstrap-percentile 95%, 1000 resamples, seed 0, clustered by video (900 videos)"
 
 
+@pytest.mark.slow
 def test_mvbench_per_subtask(tmp_path):
     tasks = {"Action Sequence": [1, 1, 0, 0], "Object Shuffle": [1, 0, 0, 0, 0, 0, 0, 0],
              "Unexpected Action": [None, None]}  # 1 right, 0 wrong, None unparseable
@@ -134,6 +137,7 @@ def test_mvbench_per_subtask(tmp_path):
         assert lo <= res["metrics"]["accuracy"] <= hi
 
 
+@pytest.mark.slow
 def test_nextqa_has_no_question_type_so_no_breakdown(tmp_path):
     rows = read_jsonl(NEXTQA)
     # The Tarsier NExT-QA file carries no question type (causal / temporal / descriptive), so
@@ -147,6 +151,7 @@ def test_nextqa_has_no_question_type_so_no_breakdown(tmp_path):
     assert res["groups"] == {} and res["metrics"]["accuracy"] == 100.0
 
 
+@pytest.mark.slow
 def test_nextqa_advertises_no_grouping_the_file_cannot_provide(tmp_path):
     """The annotation file has no question type, so `harness list benchmarks` promises none; a file
     that does carry a type is not grouped by it either (no half-supported breakdown)."""

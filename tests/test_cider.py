@@ -129,6 +129,7 @@ def _random_lines(n: int, seed: int) -> list[str]:
     return out
 
 
+@pytest.mark.slow
 def test_tokenizer_matches_java_on_hard_strings():
     # each hard string alone, then followed by lines that change its last token (an
     # abbreviation is followed by an upper-case word, a digit, an SGML tag, or the end)
@@ -146,6 +147,7 @@ def test_lower_cased_captions_match_java():
     assert tokenize_captions(HARD + _random_lines(2000, seed=1)) == java_lines(lines)
 
 
+@pytest.mark.slow
 def test_tokenizer_matches_java_on_dream():
     lines = []
     for row in read_jsonl(ANNOTATIONS / "DREAM-1k.jsonl"):
@@ -199,6 +201,7 @@ def _capitalised(ref: str, i: int) -> str:
     return forms[i % len(forms)].format(ref.rstrip("."))
 
 
+@pytest.mark.slow
 def test_cider_matches_tarsier_pipeline_on_msvd(msvd):
     """Every MSVD-Caption-test video, several prediction sets: ours == str.lower() + pycocoevalcap."""
     refs, preds = {k: v[1:] for k, v in msvd.items()}, {k: v[0] for k, v in msvd.items()}
@@ -233,6 +236,7 @@ def test_cider_edge_cases():
 
 
 # -- the metric in the harness -----------------------------------------------------------------
+@pytest.mark.slow
 def test_metric_scores_aggregates_and_resamples(msvd):
     bench = registry.benchmark("msvd-caption")
     samples = bench.samples(bench.load_annotations(str(ANNOTATIONS)))

@@ -73,6 +73,7 @@ def test_usage_error_is_one_line():
     _assert_one_line(harness_cli("show", "/nonexistent/run"), "not a run directory")
 
 
+@pytest.mark.slow
 def test_missing_video_through_the_cli(tmp_path):
     """A model that reads videos: a missing file is one line before any request is made."""
     (tmp_path / "videos").mkdir()

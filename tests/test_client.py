@@ -15,7 +15,7 @@ import pytest
 
 from conftest import ANNOTATIONS, REPO, harness_cli
 from fake_api_servers import GeminiServer
-from judge_server import FAST, write_dream_predictions
+from judge_server import write_dream_predictions
 from tiny_models import make_video
 
 from harness import registry
@@ -105,6 +105,7 @@ WARM = ("import sys\nfrom harness.cli import main\nrc = main(sys.argv[1:])\n"
         "file=sys.stderr)\nsys.exit(rc)\n")
 
 
+@pytest.mark.slow
 def test_a_warm_rescore_makes_no_call_and_imports_no_http_client(env, server, tmp_path):
     preds = write_dream_predictions(DREAM, tmp_path / "p.jsonl")
 
@@ -161,6 +162,7 @@ def test_gemini_answers_from_the_cache_of_the_adapter_before(video, tmp_path):
     assert (tmp_path / "cache" / "gemini.imported").is_dir() and not (tmp_path / "cache" / "gemini").exists()
 
 
+@pytest.mark.slow
 def test_gemini_retries_under_the_one_policy_and_a_refused_key_stops(video, tmp_path):
     pytest.importorskip("google.genai")
     sample = Sample(id="s1", benchmark="next-qa", idx=0, dataset="x", video=str(video), prompt=QA_PROMPT, cluster="c")

@@ -64,6 +64,7 @@ def _compare(*args: str) -> dict:
     return json.loads(proc.stdout)
 
 
+@pytest.mark.slow
 def test_every_result_carries_a_clustered_interval(runs):
     for protocol_dir in (runs["a"] / "scores").iterdir():
         res = json.loads((protocol_dir / "result.json").read_text())
@@ -73,6 +74,7 @@ def test_every_result_carries_a_clustered_interval(runs):
             "bootstrap-percentile 95%, 1000 resamples, seed 0, clustered by video (570 videos)"
 
 
+@pytest.mark.slow
 def test_identical_runs(runs):
     out = _compare(str(runs["a"]), str(runs["a"]), "--protocol", "strict")
     (c,) = out["comparisons"]
@@ -82,6 +84,7 @@ def test_identical_runs(runs):
     assert c["n_common"] == runs["n"] and c["n_clusters"] == 570
 
 
+@pytest.mark.slow
 def test_planted_difference(runs):
     out = _compare(str(runs["a"]), str(runs["b"]), "--protocol", "strict")
     (c,) = out["comparisons"]
@@ -105,6 +108,7 @@ def test_planted_difference(runs):
     assert _compare(str(runs["a"]), str(runs["b"]), "--protocol", "strict") == out
 
 
+@pytest.mark.slow
 def test_readable_table(runs):
     proc = harness_cli("compare", str(runs["a"]), str(runs["b"]), "--protocol", "tarsier")
     assert proc.returncode == 0, proc.stderr
@@ -116,16 +120,19 @@ def test_readable_table(runs):
     assert "+" in line and "[" in line
 
 
+@pytest.mark.slow
 def test_model_folders_are_compared_per_benchmark(runs):
     out = _compare(str(runs["out"] / "file_a"), str(runs["out"] / "file_b"), "--protocol", "tarsier")
     assert [c["benchmark"] for c in out["comparisons"]] == ["next-qa"]
     assert out["comparisons"][0]["metrics"]["accuracy"]["diff"] > 0
 
 
+@pytest.mark.slow
 def test_both_protocols_present_is_ambiguous(runs):
     _one_line_error(harness_cli("compare", str(runs["a"]), str(runs["b"])), "--protocol", "strict", "tarsier")
 
 
+@pytest.mark.slow
 def test_bad_inputs_are_one_line(runs):
     tmp = runs["tmp"]
     _one_line_error(harness_cli("compare", str(tmp / "nope"), str(runs["b"])), "not a run directory")
@@ -138,6 +145,7 @@ def test_bad_inputs_are_one_line(runs):
     _one_line_error(harness_cli("compare", str(runs["a"]), str(ego_run)), "different benchmarks", "next-qa", "egoschema")
 
 
+@pytest.mark.slow
 def test_partial_and_no_overlap(runs):
     tmp = runs["tmp"]
     rows = read_jsonl(NEXTQA)
@@ -154,6 +162,7 @@ def test_partial_and_no_overlap(runs):
     _one_line_error(harness_cli("compare", str(by_limit[200]), str(by_limit[100])), "no sample is scored successfully in both")
 
 
+@pytest.mark.slow
 def test_annotations_moved_since_the_run(runs):
     tmp = runs["tmp"]
     copy = tmp / "moved" / NEXTQA.name

@@ -88,6 +88,7 @@ def _assert_one_line(code: int, err: str, *needles: str) -> None:
 @FUZZ
 @given(fmt=st.sampled_from(["tarsier", "harness"]), plans=st.lists(ok_plans, min_size=6, max_size=6),
        spoiler=spoilers, order=st.randoms(use_true_random=False))
+@pytest.mark.slow
 def test_prediction_lines_give_the_exact_score_or_one_line(fmt, plans, spoiler, order):
     junk = spoiler if isinstance(spoiler, bytes) else None
     if isinstance(spoiler, tuple):
@@ -135,6 +136,7 @@ def test_prediction_lines_give_the_exact_score_or_one_line(fmt, plans, spoiler, 
             res["metrics"]["accuracy"] is None
 
 
+@pytest.mark.slow
 @FUZZ
 @given(where=st.integers(0, len(ROWS) - 1), junk=not_objects)
 def test_an_annotation_line_that_is_not_an_object_is_one_line(where, junk):
@@ -168,6 +170,7 @@ FIELDS = ["idx", "dataset", "text", "vid", "video_file", "extra_info", "text.pro
 @FUZZ
 @given(where=st.integers(0, len(ROWS) - 1), field=st.sampled_from(FIELDS), value=json_values,
        delete=st.booleans())
+@pytest.mark.slow
 def test_annotation_fields_of_any_type_give_a_score_or_one_line(where, field, value, delete):
     rows = json.loads(json.dumps(ROWS))
     target, _, key = field.rpartition(".")

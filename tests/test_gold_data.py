@@ -46,6 +46,7 @@ def _run(ann, bench, preds, out):
                        "--out", str(out), "--json", "--no-progress")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(NEXTQA_CASES))
 def test_multiple_choice_gold_is_refused(tmp_path, case):
     change, field, problem = NEXTQA_CASES[case]
@@ -81,6 +82,7 @@ DREAM_CASES = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(DREAM_CASES))
 def test_dream_gold_is_refused_before_the_judge(tmp_path, case):
     """No judge is configured: the refusal comes first, from the annotations alone."""
@@ -95,6 +97,7 @@ def test_dream_gold_is_refused_before_the_judge(tmp_path, case):
     assert len(lines) == 1 and f"ann.jsonl:2: {field}:" in lines[0] and problem in lines[0], lines
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("reference", ["drop", None, ["a"], {"a": 1}])
 def test_messages_row_without_a_usable_reference(tmp_path, reference):
     rows = read_jsonl(DREAM_MESSAGES)[:3]
@@ -122,6 +125,7 @@ def test_a_blank_line_does_not_shift_the_line_named(tmp_path):
     assert proc.returncode == 2 and "ann.jsonl:4: text.response: 'Z' is out of range" in proc.stderr
 
 
+@pytest.mark.slow
 def test_sound_gold_in_every_accepted_spelling(tmp_path):
     """'(B)', '(B) text' and 'B. text' are read as B, as Tarsier's scorer reads them."""
     rows = read_jsonl(NEXTQA)[:3]

@@ -10,15 +10,16 @@ import json
 
 import pytest
 
-from conftest import ANNOTATIONS, harness_cli, read_jsonl, write_jsonl
+from conftest import ANNOTATIONS, harness_cli, read_jsonl, require_modules, write_jsonl
 from tiny_models import build_internvl, build_llava_next_video, build_llava_onevision, make_video
 
 from harness import registry
 from harness.adapter import AdapterOptions
 from harness.types import Sample
 
-pytest.importorskip("torch")
-pytest.importorskip("transformers")
+pytestmark = pytest.mark.slow  # tiny models: the whole module (`pytest -m 'not slow'` skips it)
+
+require_modules("torch", "transformers")
 
 MC = "USER: <video> what happens?\n(A) x\n(B) y\nASSISTANT: Answer: ("
 CASES = {  # model id: (builder, visual tokens for 4 frames)

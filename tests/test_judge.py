@@ -102,6 +102,7 @@ def test_azure_deployment_path_and_key_header(srv, tmp_path):
 
 
 # -- transient failures -------------------------------------------------------------------------
+@pytest.mark.slow
 def test_500_drop_timeout_and_429_are_retried(srv, tmp_path):
     srv.script = ["500", "drop", "slow", "429"]
     srv.retry_after = "0"
@@ -112,6 +113,7 @@ def test_500_drop_timeout_and_429_are_retried(srv, tmp_path):
     assert set(usage["errors"]) == {"InternalServerError", "APIConnectionError", "APITimeoutError", "RateLimitError"}
 
 
+@pytest.mark.slow
 def test_retry_after_is_honoured(srv, tmp_path):
     srv.script = ["429"]
     srv.retry_after = "1"
@@ -216,6 +218,7 @@ def test_identical_concurrent_questions_make_one_call(srv, tmp_path):
 
 
 # -- concurrency and money ---------------------------------------------------------------------
+@pytest.mark.slow
 @pytest.mark.parametrize("concurrency,n", [(16, 48), (64, 160)])
 def test_concurrency_is_reached_and_never_exceeded(tmp_path, concurrency, n):
     # A server of its own: a slow request left over from another test would count as in flight.

@@ -70,6 +70,7 @@ def posts(srv, what: str) -> int:
 
 
 # -- DREAM-1K end to end ---------------------------------------------------------------------------
+@pytest.mark.slow
 def test_dream_batch_survives_a_restart_and_scores_exactly_like_online(env, srv, tmp_path):
     preds = write_dream_predictions(DREAM, tmp_path / "p.jsonl")
     batch = dream(preds, srv, tmp_path / "rb", tmp_path / "cb", "--limit", "50", "--judge-mode", "batch")
@@ -156,6 +157,7 @@ def test_error_entry_and_invalid_answer_are_asked_online(env, srv, tmp_path):
     assert sum(len(v["judge_calls"]) for v in a.values()) == sum(len(v["judge_calls"]) for v in b.values()) + 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("end", ["failed", "expired", "cancelled"])
 def test_a_batch_that_ends_badly_is_one_line_and_resubmitted(env, srv, tmp_path, end):
     preds = write_dream_predictions(DREAM, tmp_path / "p.jsonl")
@@ -228,6 +230,7 @@ def test_budget_holds_back_what_does_not_fit(env, srv, tmp_path):
 
 
 # -- other commands and metrics ------------------------------------------------------------------
+@pytest.mark.slow
 def test_msvd_qa_in_batch_mode_and_rescore_under_another_judge(env, srv, tmp_path, monkeypatch):
     monkeypatch.setenv("HARNESS_JUDGE_BATCH_MAX_REQUESTS", "12")  # 30 requests: three batch files per round
     preds = tarsier_predictions(MSVD, tmp_path / "p.jsonl",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from conftest import ANNOTATIONS, harness_cli, read_jsonl, tarsier_predictions
 from judge_server import FAST, JudgeServer
 
@@ -33,6 +35,7 @@ def test_only_azure_gpt35_0125_is_the_official_judge():
     assert not identify(azure.model_copy(update={"model": "gpt-4o-mini"})).official
 
 
+@pytest.mark.slow
 def test_run_records_who_answered_and_no_credential(tmp_path, env):
     preds = tarsier_predictions(MSVD, tmp_path / "p.jsonl", lambda i, r: r["text"]["response"])
     with JudgeServer() as srv:

@@ -160,6 +160,7 @@ def _models(table_html: str) -> list[str]:
     return [r.split('<tbody class="row src"')[0] for r in table_html.split('<tbody class="row model"')[1:]]
 
 
+@pytest.mark.slow
 def test_index_dream_table_has_every_record_sorted_by_f1(site):
     html = (site["site"] / "index.html").read_text()
     table = _table(html, "table-detailed-caption")
@@ -215,6 +216,7 @@ def test_one_row_per_model_with_the_best_sourced_number(site):
     assert 'name="view" value="rows"' in html
 
 
+@pytest.mark.slow
 def test_judges_splits_and_egoschema_are_separate_columns(site):
     html = (site["site"] / "index.html").read_text()
     dream = _table(html, "table-detailed-caption")
@@ -230,6 +232,7 @@ def test_judges_splits_and_egoschema_are_separate_columns(site):
     assert "EgoSchema (subset and full set)" in bench
 
 
+@pytest.mark.slow
 def test_reproduced_run_rows_and_explorer(site):
     html = (site["site"] / "index.html").read_text()
     assert "evilrun" not in _table(html, "table-mc")  # an unpublished --limit run is never ranked
@@ -253,6 +256,7 @@ def test_reproduced_run_rows_and_explorer(site):
     assert any("explore/next-qa/index.html#run=" in p.read_text() for p in model_pages)
 
 
+@pytest.mark.slow
 def test_dream_explorer_keeps_events_and_verdicts(site):
     ex = site["site"] / "explore" / synthetic_dream(site["site"])
     assert ex.name.startswith("dream-")  # not the canonical file: its own explorer
@@ -270,6 +274,7 @@ def test_dream_explorer_keeps_events_and_verdicts(site):
     assert {"event", "label", "reason"} <= set(fields["recall_events"][0])
 
 
+@pytest.mark.slow
 def test_everything_is_escaped(site):
     root = site["site"]
     pages = list(root.rglob("*.html"))
@@ -297,6 +302,7 @@ def test_everything_is_escaped(site):
         assert "Content-Security-Policy" in text and "script-src 'self'" in text
 
 
+@pytest.mark.slow
 def test_ties_are_marked_only_with_intervals(site):
     html = (site["site"] / "benchmarks" / "next-qa.html").read_text()
     table = _table(html, "table-next-qa")
@@ -312,6 +318,7 @@ def test_ties_are_marked_only_with_intervals(site):
     assert re.search(r"paired test on the same samples, p [=<] ", dream)
 
 
+@pytest.mark.slow
 def test_pages_figures_and_downloads(site):
     root = site["site"]
     with_records = [b for b in registry.builtin_names() if (RESULTS / b).is_dir()]
@@ -344,6 +351,7 @@ def test_refuses_to_overwrite_a_foreign_folder(tmp_path):
     assert (tmp_path / "mine.txt").read_text() == "keep me"
 
 
+@pytest.mark.slow
 def test_cli_builds_from_committed_results_only(tmp_path):
     """`harness leaderboard build --out site` in a clean folder: the committed records only."""
     out = tmp_path / "site"
@@ -359,6 +367,7 @@ def test_cli_builds_from_committed_results_only(tmp_path):
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "results folder not found" in r.stderr
 
 
+@pytest.mark.slow
 def test_frame_strips_when_the_video_is_local(tmp_path, monkeypatch):
     """The explorer shows the frames the model sees (harness.video's uniform rule) as thumbnails."""
     from conftest import DEMO_VIDEO
@@ -390,6 +399,7 @@ def test_frame_strips_when_the_video_is_local(tmp_path, monkeypatch):
 
 
 # -- partial, non-canonical and unpublished runs; the judge that really answered ------------
+@pytest.mark.slow
 def test_partial_and_noncanonical_runs_are_shown_apart_with_their_coverage(site):
     html = (site["site"] / "index.html").read_text()
     ranked, apart = _table(html, "table-detailed-caption"), _table(html, "table-detailed-caption-apart")
@@ -421,6 +431,7 @@ def test_partial_and_noncanonical_runs_are_shown_apart_with_their_coverage(site)
     assert records[LIMIT_MODEL]["coverage"]["n_subsets_expected"] == 5
 
 
+@pytest.mark.slow
 def test_loopback_judge_is_never_in_the_official_column(site):
     """A DREAM-1K run judged through --judge-base-url http://127.0.0.1:... by a server that calls
     itself gpt-35-turbo-0125 has its own column, flagged, on every page and in the downloads."""
@@ -451,6 +462,7 @@ def test_loopback_judge_is_never_in_the_official_column(site):
     assert tarsier and all(r["judge_official"] == "True" and r["judge_provider"] == "azure" for r in tarsier)
 
 
+@pytest.mark.slow
 def test_runs_feed_the_explorer_only_unless_included(tmp_path):
     """Without --include-runs, run directories feed the explorer; only published records enter tables."""
     from harness.leaderboard.build import BuildOptions, build_site
@@ -470,6 +482,7 @@ def test_runs_feed_the_explorer_only_unless_included(tmp_path):
     assert "Dream-A" in (tmp_path / "site2" / "index.html").read_text()
 
 
+@pytest.mark.slow
 def test_dream_buckets_in_numeric_order(site):
     """Bucket families are shown by their numeric bounds: <=3, 4-5, 6-7, >=8 (not 4-5, 6-7, <=3, >=8)."""
     page = (site["site"] / "benchmarks" / "dream.html").read_text()

@@ -60,6 +60,7 @@ def test_what_matches_its_name_still_works(tmp_path):
     assert sample_frames(tmp_path / "demo.mkv", 4).indices == sample_frames(DEMO_VIDEO, 4).indices
 
 
+@pytest.mark.slow
 def test_bad_videos_are_per_sample_failures_with_their_reason(tmp_path):
     from judge_server import JudgeServer
 

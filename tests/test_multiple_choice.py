@@ -34,6 +34,7 @@ def _sixty_thirty_ten(i, row):
     return "no idea"  # garbage: not a letter -> invalid
 
 
+@pytest.mark.slow
 def test_nextqa_strict_and_tarsier(tmp_path):
     preds = tarsier_predictions(NEXTQA, tmp_path / "p.jsonl", _sixty_thirty_ten)
     out = tmp_path / "runs"
@@ -69,6 +70,7 @@ def test_nextqa_strict_and_tarsier(tmp_path):
     assert "0 new predictions" in again.stderr
 
 
+@pytest.mark.slow
 def test_missing_predictions_are_counted_not_dropped(tmp_path):
     rows = read_jsonl(NEXTQA)[:50]
     for r in rows[:40]:
@@ -87,6 +89,7 @@ def test_missing_predictions_are_counted_not_dropped(tmp_path):
     assert ok.returncode == 0
 
 
+@pytest.mark.slow
 def test_video_mme_tarsier_drops_whole_video(tmp_path):
     ann = ANNOTATIONS / "Video-MME.jsonl"
     rows = read_jsonl(ann)[:30]  # 10 videos x 3 questions
@@ -123,6 +126,7 @@ def _unsure_or_sentence(i, row):
     return row["text"]["response"]
 
 
+@pytest.mark.slow
 def test_strict_letter_outside_the_options_is_invalid(tmp_path):
     preds = tarsier_predictions(NEXTQA, tmp_path / "p.jsonl", _unsure_or_sentence)
     common = ["run", "--model", f"file:{preds}", "--bench", "next-qa", "--annotations", str(NEXTQA),

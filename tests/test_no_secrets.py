@@ -40,6 +40,7 @@ def videos(tmp_path):
     return write_jsonl(tmp_path / "ann.jsonl", rows), tmp_path / "videos"
 
 
+@pytest.mark.slow
 def test_a_model_endpoint_with_credentials(tmp_path, videos):
     ann, video_root = videos
     env = {**FAST, "OPENAI_API_KEY": "sk-test"}
@@ -63,6 +64,7 @@ def test_a_model_endpoint_with_credentials(tmp_path, videos):
     assert _leaks(tmp_path, run.stdout, run.stderr, down.stdout, down.stderr, site.stdout, site.stderr) == []
 
 
+@pytest.mark.slow
 def test_a_judge_endpoint_with_credentials_that_fails(tmp_path):
     preds = write_dream_predictions(DREAM, tmp_path / "p.jsonl")
     proc = harness_cli("run", "--model", f"file:{preds}", "--bench", "dream", "--annotations", str(DREAM),

@@ -35,6 +35,7 @@ def _run(tmp_path, small, *extra):
                        "--out", str(tmp_path / "runs"), "--no-progress", *extra)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("limit", ["0", "-1", "2.5", "many"])
 def test_limit_must_be_a_positive_count(tmp_path, small, limit):
     """--limit -1 used to drop the last sample silently (samples[:-1])."""
@@ -42,11 +43,13 @@ def test_limit_must_be_a_positive_count(tmp_path, small, limit):
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("value", ["-0.1", "1.5", "nan", "inf"])
 def test_max_failed_is_a_fraction(tmp_path, small, value):
     _one_line(_run(tmp_path, small, "--max-failed", value), "--max-failed")
 
 
+@pytest.mark.slow
 def test_max_failed_bounds_are_accepted(tmp_path, small):
     for value in ("0", "1"):
         proc = _run(tmp_path, small, "--max-failed", value)
@@ -79,6 +82,7 @@ def test_frames_above_the_models_context_are_refused(tmp_path):
     _one_line(proc, "--frames")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("n", ["0", "-1", "100000"])
 def test_frames_command_n_is_bounded(tmp_path, n):
     proc = harness_cli("frames", str(DEMO_VIDEO), "--n", n, "--json")

@@ -87,6 +87,7 @@ def test_hostile_annotation_files(tmp_path, cli, preds, kind):
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["binary", "latin-1", "array", "nested"])
 def test_hostile_prediction_files(tmp_path, cli, kind):
     good = [json.dumps({"sample_id": str(i), "text": "A"}) for i in range(3)]
@@ -128,6 +129,7 @@ SPEC_DAMAGE = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", list(SPEC_DAMAGE))
 @pytest.mark.parametrize("command", ["show", "compare", "rescore"])
 def test_a_damaged_spec_json(run_dir, cli, command, damage):
@@ -140,6 +142,7 @@ def test_a_damaged_spec_json(run_dir, cli, command, damage):
         assert "frames.n_frames" in line, line
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", ["truncated", "wrong type"])
 @pytest.mark.parametrize("command", ["show", "compare"])
 def test_a_damaged_result_json(run_dir, cli, command, damage):
@@ -163,6 +166,7 @@ def test_a_damaged_score_log_record(run_dir, cli):
     assert "status" in line or "sample_id" in line, line
 
 
+@pytest.mark.slow
 def test_run_out_is_a_file_or_under_a_file(tmp_path, preds):
     f = tmp_path / "a-file"
     f.write_text("x")
@@ -190,6 +194,7 @@ def _read_only_mount(tmp_path) -> Path:
     return ro
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", ["run", "frames"])
 def test_out_on_a_read_only_mount(tmp_path, preds, command):
     ro = _read_only_mount(tmp_path)

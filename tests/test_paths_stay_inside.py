@@ -53,6 +53,7 @@ def _tamper(result_json: Path, **fields) -> None:
     result_json.write_text(json.dumps(data))
 
 
+@pytest.mark.slow
 def test_results_publish_refuses_a_benchmark_name_that_climbs(tmp_path, scored_run):
     work, run_dir = scored_run
     (result,) = run_dir.rglob("result.json")
@@ -63,6 +64,7 @@ def test_results_publish_refuses_a_benchmark_name_that_climbs(tmp_path, scored_r
     assert _snapshot(tmp_path, ()) == before  # nothing written anywhere
 
 
+@pytest.mark.slow
 def test_leaderboard_build_writes_nothing_outside_out_for_a_tampered_run(tmp_path, scored_run):
     work, run_dir = scored_run
     (result,) = run_dir.rglob("result.json")
@@ -79,6 +81,7 @@ def test_leaderboard_build_writes_nothing_outside_out_for_a_tampered_run(tmp_pat
         assert "escaped" in proc.stderr and "benchmark" in proc.stderr
 
 
+@pytest.mark.slow
 def test_leaderboard_build_writes_nothing_outside_out_for_a_tampered_record(tmp_path):
     """A record file placed so that its `../` benchmark passes the folder check (results/<b> is results/)."""
     work = tmp_path / "w"
@@ -98,6 +101,7 @@ def test_leaderboard_build_writes_nothing_outside_out_for_a_tampered_record(tmp_
     assert harness_cli("results", "check", "--results", str(results)).returncode == 2
 
 
+@pytest.mark.slow
 def test_run_and_publish_with_a_model_name_that_climbs(tmp_path):
     work = tmp_path / "w"
     work.mkdir()

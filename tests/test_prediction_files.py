@@ -75,6 +75,7 @@ def test_null_harness_prediction_is_a_missing_prediction(tmp_path, ann):
                                                         "predictions.jsonl line 3"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("value", [3, ["A"], {"answer": "A"}, True])
 def test_a_prediction_that_is_not_text_is_refused_with_its_line(tmp_path, ann, value):
     values = _answers(ann)
@@ -107,6 +108,7 @@ def test_identical_duplicate_lines_are_accepted(tmp_path, ann):
     assert (res["n_scored"], res["n_failed"], res["metrics"]["accuracy"]) == (6, 0, 100.0)
 
 
+@pytest.mark.slow
 def test_conflicting_harness_records_are_refused_but_a_retry_after_an_error_is_not(tmp_path, ann):
     answers = _answers(ann)
     ids = [str(r["idx"]) for r in read_jsonl(ann)]
@@ -119,6 +121,7 @@ def test_conflicting_harness_records_are_refused_but_a_retry_after_an_error_is_n
     _one_line(_run(tmp_path, ann, write_jsonl(tmp_path / "b.jsonl", clash)), "conflicting", ids[5])
 
 
+@pytest.mark.slow
 def test_a_run_log_with_two_different_answers_for_one_sample_is_refused(tmp_path, ann):
     """Two writers in one run folder once could leave this behind; scoring it would pick one silently."""
     preds = _tarsier_preds(ann, tmp_path / "p.jsonl", _answers(ann))

@@ -74,6 +74,7 @@ def test_list_models_shows_the_profile():
     assert "(--frames up to 85)" in line
 
 
+@pytest.mark.slow
 def test_frames_for_tarsier2_reports_the_golden_sizes_and_tokens():
     proc = harness_cli("frames", str(DEMO_VIDEO), "--model", "tarsier2-7b", "--json")
     assert proc.returncode == 0, proc.stderr
@@ -86,6 +87,7 @@ def test_frames_for_tarsier2_reports_the_golden_sizes_and_tokens():
     assert inputs["images"] == 32 and out["profile"]["id"] == "tarsier2-7b"
 
 
+@pytest.mark.slow
 def test_frames_for_tarsier1_shows_the_square_stretch_and_601_tokens():
     proc = harness_cli("frames", str(DEMO_VIDEO), "--model", "tarsier-7b", "--json")
     out = json.loads(proc.stdout)

@@ -29,6 +29,8 @@ from harness.errors import BadInput  # noqa: E402
 from harness.executors import ExecutorSettings, RayExecutor  # noqa: E402
 from harness.types import Prediction  # noqa: E402
 
+pytestmark = pytest.mark.slow  # Ray: the whole module (`pytest -m 'not slow'` skips it)
+
 NEXTQA = ANNOTATIONS / "Next-QA-val-multi_choice.jsonl"
 N = 120
 

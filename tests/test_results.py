@@ -24,6 +24,7 @@ def committed():
     return load_dir(RESULTS)
 
 
+@pytest.mark.slow
 def test_committed_records_are_valid(committed):
     records, problems = check_dir(RESULTS)
     assert problems == []
@@ -153,6 +154,7 @@ def test_check_one_line_per_problem_and_file_level_errors(tmp_path):
     assert "different numbers" in text  # same variant, source, frames and judge: must not carry two numbers
 
 
+@pytest.mark.slow
 def test_publish_a_file_run_as_reproduced(tmp_path):
     preds = tarsier_predictions(NEXTQA, tmp_path / "p.jsonl", lambda i, row: "ABCDE"[i % 5])
     out, res = tmp_path / "runs", tmp_path / "results"
@@ -182,6 +184,7 @@ def test_publish_a_file_run_as_reproduced(tmp_path):
 
 
 # -- sources link to exactly what they name ------------------------------------------------
+@pytest.mark.slow
 def test_import_published_again_changes_nothing(shared, tmp_path):
     import shutil
 

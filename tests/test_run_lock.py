@@ -12,6 +12,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from conftest import ANNOTATIONS, REPO, harness_cli, read_jsonl, tarsier_predictions
 from judge_server import FAST, SECRETS, JudgeServer, write_dream_predictions
 
@@ -28,6 +30,7 @@ def _spawn(*args: str, env: dict) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "harness.cli", *args], cwd=REPO, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
+@pytest.mark.slow
 def test_two_concurrent_dream_runs_write_each_sample_once_and_ask_each_question_once(tmp_path):
     preds = write_dream_predictions(DREAM, tmp_path / "dream_preds.jsonl")
     limit = 40
@@ -68,6 +71,7 @@ def _holder(run_dir: Path) -> subprocess.Popen:
     assert proc.stdout.readline().strip() == "locked"
     return proc
 
+@pytest.mark.slow
 def test_a_busy_folder_stops_a_second_run_and_a_killed_holder_leaves_no_stale_lock(tmp_path):
     rows = read_jsonl(NEXTQA)[:5]
     ann = tmp_path / "ann.jsonl"
@@ -101,6 +105,7 @@ def test_a_busy_folder_stops_a_second_run_and_a_killed_holder_leaves_no_stale_lo
     assert (full_dir / "predictions.jsonl").read_bytes() == before  # resumed: nothing redone
     assert list(full_dir.rglob("result.json"))
 
+@pytest.mark.slow
 def test_rescore_takes_the_lock_too(tmp_path):
     rows = read_jsonl(NEXTQA)[:3]
     ann = tmp_path / "ann.jsonl"

@@ -57,6 +57,7 @@ def test_different_specs_never_share_a_directory(tmp_path):
         RunStore.create(tmp_path, "m", _spec())
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes_without_redoing(tmp_path):
     preds = tarsier_predictions(NEXTQA, tmp_path / "p.jsonl", lambda i, r: r["text"]["response"])
     args = ["run", "--model", f"file:{preds}", "--bench", "next-qa", "--annotations", str(NEXTQA),

@@ -62,6 +62,7 @@ def test_shard_rule_is_round_robin_and_partitions_the_samples():
             shard.parse(bad)
 
 
+@pytest.mark.slow
 def test_merged_shards_are_byte_identical_to_one_run_and_score_the_same(tmp_path, capsys, preds):
     single, _ = _run(capsys, preds, tmp_path / "one", "--json")
     dirs = _shards(capsys, preds, tmp_path / "many", 3)
@@ -97,6 +98,7 @@ def test_a_shard_generates_only_and_resumes(tmp_path, capsys, preds):
     assert "0 new predictions" in err
 
 
+@pytest.mark.slow
 def test_merge_refuses_mixed_missing_doubled_or_unfinished_shards(tmp_path, capsys, preds):
     a = _shards(capsys, preds, tmp_path / "a", 2)
     other_limit = _shards(capsys, preds, tmp_path / "b", 2, limit=LIMIT + 1)

@@ -23,7 +23,7 @@ ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-f
 ARTIFACTS = REPO / "tests" / "artifacts"
 
 pytestmark = [pytest.mark.skipif(not Path(CHROMIUM).is_file(), reason=f"Chromium not found ({CHROMIUM})"),
-              pytest.mark.slow]
+              pytest.mark.slow]  # the browser: the whole module (`pytest -m 'not slow'` skips it)
 
 
 def off_the_loop(fn, *args):

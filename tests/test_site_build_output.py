@@ -38,6 +38,7 @@ def site(tmp_path, capsys):
 
 @pytest.mark.parametrize("failure", [OSError(errno.ENOSPC, "No space left on device", "results.csv"),
                                      KeyboardInterrupt()])
+@pytest.mark.slow
 def test_a_failed_build_leaves_the_existing_site_as_it_was(site, capsys, monkeypatch, failure):
     from harness.leaderboard import build
 

@@ -61,6 +61,7 @@ def test_bernoulli_interval_matches_normal_approximation():
     assert res.path == "fast"
 
 
+@pytest.mark.slow
 def test_coverage_of_the_true_rate_is_about_95_percent():
     rng = np.random.default_rng(7)
     p, n, trials, hits = 0.6, 300, 300, 0

@@ -8,16 +8,16 @@ import re
 
 import pytest
 
-from conftest import ANNOTATIONS, SHARED, harness_cli, read_jsonl, write_jsonl
+from conftest import ANNOTATIONS, SHARED, harness_cli, read_jsonl, require_modules, write_jsonl
 from tiny_models import TARSIER2_CHAT_TEMPLATE, build_tarsier2, make_video, tiny_tarsier2  # noqa: F401
 
 from harness import registry
 from harness.adapter import AdapterOptions
-from harness.errors import BadInput
 from harness.types import Sample
 
-pytest.importorskip("torch")
-pytest.importorskip("transformers")
+pytestmark = pytest.mark.slow  # tiny models: the whole module (`pytest -m 'not slow'` skips it)
+
+require_modules("torch", "transformers")
 
 LAYOUT = json.loads((SHARED / "golden" / "tarsier2_checkpoint_layout.json").read_text())
 MC = "USER: <video> what happens?\n(A) x\n(B) y\nASSISTANT: Answer: ("

@@ -21,6 +21,8 @@ from conftest import SHARED
 from harness.adapters.tarsier2_inputs import (ImageProcessorSettings, first_resize, layout, pixel_inputs,
                                               sample_cap)
 
+pytestmark = pytest.mark.slow  # the official image processor on full-size frames: the whole module (`pytest -m 'not slow'` skips it)
+
 GOLDEN = SHARED / "golden"
 RESIZE = json.loads((GOLDEN / "tarsier2_resize.json").read_text())
 PIXELS = json.loads((GOLDEN / "tarsier2_pixels.json").read_text())

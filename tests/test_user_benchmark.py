@@ -110,6 +110,7 @@ def runs(mybench):
     return out
 
 
+@pytest.mark.slow
 def test_runs_from_its_yaml_alone_under_both_protocols(mybench, runs):
     _, outcome = mybench
     for protocol, res in runs.items():
@@ -159,6 +160,7 @@ def test_preview_lists_the_declaration_and_its_samples(mybench):
     assert "unverified" in out and "ASSISTANT: Answer: (" in out
 
 
+@pytest.mark.slow
 def test_published_under_its_own_name_and_shown_on_the_site(mybench, runs):
     home, _ = mybench
     records = sorted((home / "results" / "mybench").glob("*.json"))
@@ -183,6 +185,7 @@ def test_published_under_its_own_name_and_shown_on_the_site(mybench, runs):
     assert all(f'"{task}"' in meta for task in TASKS)  # the explorer filters by the declared task
 
 
+@pytest.mark.slow
 def test_rescore_and_compare_read_the_declaration_from_the_run(mybench, runs):
     home, _ = mybench
     run_dir = next((home / "runs").glob("*/mybench/*/"))
@@ -208,6 +211,7 @@ def test_the_same_file_given_to_a_builtin_benchmark_is_refused(mybench):
         assert not (home / "other-runs").exists()
 
 
+@pytest.mark.slow
 def test_zero_config_tarsier_file_with_a_metric(tmp_path):
     rows = read_jsonl(NEXTQA)[:30]
     write_jsonl(tmp_path / "nextqa_part.jsonl", rows)
@@ -238,6 +242,7 @@ BAD_DECLARATIONS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", sorted(BAD_DECLARATIONS))
 def test_a_wrong_field_is_one_line_naming_the_field_and_the_file(mybench, tmp_path, case):
     home, _ = mybench
@@ -287,6 +292,7 @@ def test_declaration_of_a_csv_table_with_index_answers(tmp_path):
     assert samples[0].id == "q0" and samples[6].groups == {"type": "TN"}
 
 
+@pytest.mark.slow
 def test_videos_in_sub_folders_of_a_linked_root_reach_the_model(tmp_path):
     """A model that reads the videos: `vid` paths with sub-folders under a --video-root made of
     symbolic links, the declaration's frame count, and the assistant prefix in the request."""
@@ -374,6 +380,7 @@ def test_a_folder_of_files_and_a_changed_declaration(tmp_path):
     assert build_spec(Adapter(), registry.benchmark("next-qa"), "x", "0" * 64, None).benchmark_fingerprint is None
 
 
+@pytest.mark.slow
 def test_user_text_is_escaped_on_the_site(tmp_path):
     rows = [_messages_row("causal", i, r) for i, r in enumerate(read_jsonl(NEXTQA)[:6])]
     write_jsonl(tmp_path / "mybench.messages.jsonl", rows)

@@ -262,6 +262,7 @@ def test_resize(clips):
         sample_frames(clips["still.png"], 0)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not DEMO.exists(), reason="shared demo clip not present")
 def test_demo_clip():
     s = sample_frames(DEMO, 8)
@@ -377,6 +378,7 @@ def test_cli_run(clips, tmp_path, capsys):
         frames.run(args)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not _registered(), reason="`frames` not yet in harness.cli.COMMANDS")
 def test_cli_subprocess(clips, tmp_path):
     cmd = [sys.executable, "-m", "harness.cli", "frames"]

@@ -8,14 +8,16 @@ import os
 
 import pytest
 
+from conftest import require_modules
 from tiny_models import make_video, tiny_tarsier1, tiny_tarsier2  # noqa: F401 (fixtures)
 
 from harness import registry
 from harness.adapter import AdapterOptions
 from harness.types import Sample
 
-pytest.importorskip("torch")
-pytest.importorskip("transformers")
+require_modules("torch", "transformers")
+
+pytestmark = pytest.mark.slow  # tiny models: the whole module (`pytest -m 'not slow'` skips it)
 
 MC = "USER: <video> what happens?\n(A) x\n(B) y\nASSISTANT: Answer: ("
 

@@ -263,7 +263,6 @@ LLAVA_VIDEO_TEMPLATE = (  # llava-hf style: the video item is one <video> placeh
 
 
 def _llava_tokenizer():
-    from tokenizers import AddedToken
 
     hf_tok, ids = _qwen_tokenizer(chat_template=LLAVA_VIDEO_TEMPLATE)
     hf_tok.add_special_tokens({"additional_special_tokens": ["<image>", "<video>"]})

@@ -5,24 +5,22 @@ input), /load FILE (a saved conversation), /save FILE (the transcript as JSON), 
 
 from __future__ import annotations
 
-import argparse
+from harness.cli.help import examples
+
 import sys
 
 from harness.cli.model_session import add_model_arguments, frames_line, open_model, read_input
 from harness.conversation import Transcript
 from harness.errors import BadInput
 
-EPILOG = """example:
-  harness chat ../shared/data/videos/demo_test.mp4 --model tarsier-7b
-  you> What is the man doing?
-  you> /save talk.json"""
+EPILOG = examples("harness chat clip.mp4 --model tarsier-7b   # then: you> What is the man doing?  you> /save talk.json")
 
 HELP = "commands: /clear (forget the conversation), /load FILE, /save FILE (JSON transcript), /quit"
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("chat", help="talk with a model about one video, GIF, image or folder of frames",
-                       description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       description=__doc__, epilog=EPILOG)
     p.add_argument("input", metavar="INPUT", help="a video, a GIF, an image, or a folder of frame images")
     add_model_arguments(p)
     p.set_defaults(handler=run)

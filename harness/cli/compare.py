@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from harness import registry, stats
+from harness.cli.help import examples
 from harness.errors import BadInput
 from harness.runner import run_samples
 from harness.store import RunStore, load_model
@@ -25,7 +26,9 @@ from harness.types import Sample, SampleScore, ScoreSpec
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("compare", help="difference B - A between two runs, with interval and p-value")
+    p = sub.add_parser("compare", help="difference B - A between two runs, with interval and p-value",
+                       epilog=examples("harness compare runs/tarsier-7b runs/tarsier2-7b",
+                                       "harness compare runs/a/dream/1f2e3d4c5b6a7988 runs/b/dream/8a7b6c5d4e3f2a1b --json"))
     p.add_argument("run_a", metavar="RUN_A", help="run directory (or a folder of run directories)")
     p.add_argument("run_b", metavar="RUN_B", help="run directory (or a folder of run directories)")
     p.add_argument("--protocol", choices=["strict", "tarsier"],
@@ -33,8 +36,8 @@ def add_parser(sub) -> None:
     p.add_argument("--judge-model", help="which judge's scores to compare when a run holds several")
     p.add_argument("--annotations", help="annotation file the runs used, when it is no longer at its recorded path")
     p.add_argument("--resamples", type=int, default=stats.N_RESAMPLES,
-                   help=f"bootstrap resamples and permutations (default {stats.N_RESAMPLES})")
-    p.add_argument("--seed", type=int, default=stats.SEED, help=f"random seed (default {stats.SEED})")
+                   help="bootstrap resamples and permutations")
+    p.add_argument("--seed", type=int, default=stats.SEED, help="random seed (the same seed prints the same numbers)")
     p.add_argument("--json", action="store_true", help="print the comparison as JSON on stdout")
     p.set_defaults(handler=run)
 

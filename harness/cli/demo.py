@@ -5,7 +5,8 @@ answers are shown as text, never as HTML; a bad upload is a message on the page 
 
 from __future__ import annotations
 
-import argparse
+from harness.cli.help import examples
+
 import html
 import queue
 import sys
@@ -18,9 +19,8 @@ from harness.cli.numbers import count
 from harness.conversation import DEFAULT_INSTRUCTION
 from harness.errors import BadInput, HarnessError
 
-EPILOG = """example:
-  harness demo --model tarsier-7b                      # then open http://127.0.0.1:7860
-  harness demo --model gpt-4o --port 8080 --max-upload-mb 50"""
+EPILOG = examples("harness demo --model tarsier-7b                      # then open http://127.0.0.1:7860",
+                  "harness demo --model gpt-4o --port 8080 --max-upload-mb 50")
 
 UPLOAD_TYPES = [".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".gif", ".png", ".jpg", ".jpeg", ".webp", ".bmp"]
 THUMB_WIDTH = 320  # frames shown on the page are scaled down to this width (the model gets them full size)
@@ -29,7 +29,7 @@ LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 def add_parser(sub) -> None:
     p = sub.add_parser("demo", help="a web page to talk with a model about an uploaded video, GIF or image",
-                       description=__doc__, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       description=__doc__, epilog=EPILOG)
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default: 127.0.0.1, this machine only; 0.0.0.0 opens it to the "
                         "network, with no login)")

@@ -3,7 +3,8 @@ described by the model, as `harness run` would ask it (same adapter, frames, cac
 
 from __future__ import annotations
 
-import argparse
+from harness.cli.help import examples
+
 import json
 import sys
 
@@ -11,15 +12,13 @@ from harness.cli.model_session import (add_model_arguments, failure_code, frames
 from harness.conversation import DEFAULT_INSTRUCTION
 from harness.errors import BadInput
 
-EPILOG = """example:
-  harness describe ../shared/data/videos/demo_test.mp4 --model tarsier-7b
-  OPENAI_API_KEY=... harness describe clip.mp4 cat.gif photo.png --model gpt-4o --json"""
+EPILOG = examples("harness describe clip.mp4 --model tarsier-7b",
+                  "harness describe clip.mp4 cat.gif photo.png --model gpt-4o --json   # with OPENAI_API_KEY set")
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("describe", help="describe videos, GIFs, images or folders of frames with a model",
-                       description=__doc__, epilog=EPILOG,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+                       description=__doc__, epilog=EPILOG)
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="a video, a GIF, an image, or a folder of frame images (read in name order); several may "
                         "be given")

@@ -6,18 +6,23 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from harness.cli.help import examples
 from harness.cli.numbers import count
 from harness.errors import BadInput
 from harness.types import MAX_FRAMES
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("frames", help="the frames (and, with --model, sizes and tokens) a model would get")
+    p = sub.add_parser("frames", help="the frames (and, with --model, sizes and tokens) a model would get",
+                       epilog=examples("harness frames clip.mp4 --model tarsier2-7b",
+                                       "harness frames clip.mp4 --n 8 --out frames/ --json"))
     p.add_argument("path", help="video, GIF or image file")
     p.add_argument("--model", help="model id: its sampler, frame count, resize and token count")
     p.add_argument("--bench", help="with --model: the settings of that benchmark's profile")
     p.add_argument("--model-path", help="with --model: a local checkpoint (its image processor settings)")
-    p.add_argument("--protocol", choices=["strict", "tarsier"], default="strict")
+    p.add_argument("--protocol", choices=["strict", "tarsier"], default="strict",
+                   help="tarsier: the model's frames as the official loader reads them (Tarsier-1's rule for "
+                        "other models too)")
     p.add_argument("--n", "--frames", dest="n", type=count(1, MAX_FRAMES), default=None,
                    help=f"number of frames (default 8, or the model's; at most {MAX_FRAMES})")
     p.add_argument("--out", type=Path, help="write the frames as PNGs into this folder")

@@ -23,9 +23,10 @@ def add_judge_arguments(parser, which: bool = True) -> None:
     judges otherwise, such as judge-audit's --judge MODEL@URL)."""
     j = parser.add_argument_group("judge")
     if which:
-        j.add_argument("--judge-model", default=DEFAULT_JUDGE_MODEL)
+        j.add_argument("--judge-model", default=DEFAULT_JUDGE_MODEL,
+                       help="the judge's model name (the protocol's own by default; another one is its own column)")
         j.add_argument("--judge-base-url", help="OpenAI-compatible endpoint (vLLM, SGLang, Ollama, ...)")
-    j.add_argument("--judge-concurrency", type=count(1), default=64)
+    j.add_argument("--judge-concurrency", type=count(1), default=64, help="judge requests in flight at once")
     j.add_argument("--judge-budget", type=number(0), help="stop cleanly before spending more than this (USD)")
     j.add_argument("--judge-mode", choices=["online", "batch"], default="online",
                    help="online (default): live calls; batch: the provider's batch API at batch prices, "

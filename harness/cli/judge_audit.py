@@ -9,7 +9,8 @@ variance. The audit is written to RUN_DIR/audits/<hash>.json, where `harness lea
 
 from __future__ import annotations
 
-import argparse
+from harness.cli.help import examples
+
 import json
 import sys
 from typing import Any
@@ -20,15 +21,13 @@ from harness.cli.numbers import count, fraction, number
 from harness.errors import BadInput
 from harness.store import RunStore
 
-EXAMPLE = """example:
-  harness judge-audit runs/tarsier-7b/dream/0123abcd4567ef89 \\
-      --judge gpt-35-turbo-0125@http://127.0.0.1:8000/v1 --judge gpt-4o-mini --judge-repeats 3"""
+EXAMPLE = examples("harness judge-audit runs/tarsier-7b/dream/0123abcd4567ef89 "
+                   "--judge gpt-35-turbo-0125@http://127.0.0.1:8000/v1 --judge gpt-4o-mini --judge-repeats 3")
 
 
 def add_parser(sub) -> None:
     p = sub.add_parser("judge-audit", help="score a run under several judges and measure how far they agree",
-                       description=__doc__.splitlines()[0], epilog=EXAMPLE,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+                       description=__doc__.splitlines()[0], epilog=EXAMPLE)
     p.add_argument("run_dir", metavar="RUN_DIR", help="a run folder (holds spec.json and predictions.jsonl)")
     p.add_argument("--judge", action="append", required=True, metavar="MODEL[@BASE_URL]",
                    help="a judge: MODEL (OpenAI or Azure from the environment, as --judge-model) or MODEL@BASE_URL "

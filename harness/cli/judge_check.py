@@ -9,7 +9,8 @@ the run's own annotation file, before they score (and score nothing when the jud
 
 from __future__ import annotations
 
-import argparse
+from harness.cli.help import examples
+
 import json
 import sys
 from typing import Any
@@ -18,17 +19,15 @@ from harness.cli.judge_args import named_judge_configs
 from harness.cli.numbers import count, fraction
 from harness.errors import BadInput, JudgeCheckFailed
 
-EXAMPLE = """example:
-  harness judge-check --judge gpt-35-turbo-0125 --judge gpt-4o-mini@http://127.0.0.1:8000/v1 \\
-      --dream DREAM-1k.jsonl --qa MSVD-QA-val.jsonl"""
+EXAMPLE = examples("harness judge-check --judge gpt-35-turbo-0125 --judge gpt-4o-mini@http://127.0.0.1:8000/v1 "
+                   "--dream DREAM-1k.jsonl --qa MSVD-QA-val.jsonl")
 
 
 def add_parser(sub) -> None:
     from harness.judge_check import DEFAULT_N, DEFAULT_THRESHOLD
 
     p = sub.add_parser("judge-check", help="ask judges questions with known answers (a canary for judge drift)",
-                       description=__doc__.splitlines()[0], epilog=EXAMPLE,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+                       description=__doc__.splitlines()[0], epilog=EXAMPLE)
     p.add_argument("--judge", action="append", required=True, metavar="MODEL[@BASE_URL]",
                    help="a judge to check: MODEL (OpenAI or Azure from the environment) or MODEL@BASE_URL (an "
                         "OpenAI-compatible endpoint, key from OPENAI_API_KEY); repeat for several; required")
@@ -41,7 +40,7 @@ def add_parser(sub) -> None:
     p.add_argument("--threshold", type=fraction, default=DEFAULT_THRESHOLD,
                    help=f"least share of known answers a judge must give (default {DEFAULT_THRESHOLD})")
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout (default: a table)")
-    p.add_argument("--judge-concurrency", type=count(1), default=64, help="requests in flight per judge (default 64)")
+    p.add_argument("--judge-concurrency", type=count(1), default=64, help="requests in flight per judge")
     # asked live, online, once: no budget, batch or cache flags (judge_config reads them)
     p.set_defaults(handler=run, judge_budget=None, judge_mode="online", batch_wait=None, cache_dir=None)
 

@@ -5,13 +5,17 @@ from __future__ import annotations
 import sys
 import time
 
+from harness.cli.help import examples
 from harness.cli.numbers import count
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("leaderboard", help="build the static leaderboard site")
+    p = sub.add_parser("leaderboard", help="build the static leaderboard site",
+                       epilog=examples("harness leaderboard build --runs runs --out site"))
     ls = p.add_subparsers(dest="leaderboard_command", required=True, parser_class=type(p))
-    b = ls.add_parser("build", help="build the site from results/ (and runs/ for the explorer)")
+    b = ls.add_parser("build", help="build the site from results/ (and runs/ for the explorer)",
+                      epilog=examples("harness leaderboard build --runs runs --out site   # then open site/index.html",
+                                      "harness leaderboard build --runs runs --include-runs --video-root dream=DREAM-1K/videos"))
     b.add_argument("--results", default="results", help="records folder (default: results/)")
     b.add_argument("--runs", default=None,
                    help="run store root for the per-sample explorer (default: runs/ when it exists); its "
@@ -33,7 +37,7 @@ def add_parser(sub) -> None:
                    help="do not copy each run's files (spec, predictions, scores, result) into the site "
                         "(default: copied to site/runs/<hash>/ and linked from its run page and the explorer)")
     b.add_argument("--timings", action="store_true", help="print how long each step took")
-    b.add_argument("--title", default="Video-language model leaderboard")
+    b.add_argument("--title", default="Video-language model leaderboard", help="the site's title")
     b.set_defaults(handler=build)
 
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections import Counter
 
 from harness import registry
+from harness.cli.help import examples
 from harness.types import MAX_FRAMES
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("list", help="list benchmarks or models")
-    p.add_argument("what", choices=["benchmarks", "models"])
+    p = sub.add_parser("list", help="list benchmarks or models",
+                       epilog=examples("harness list models", "harness list benchmarks",
+                                       "harness list benchmarks --bench dream   # one benchmark: facts, data, samples"))
+    p.add_argument("what", choices=["benchmarks", "models"], help="what to list")
     p.add_argument("--bench", help="preview a benchmark: a declaration file (mybench.yaml), a built-in name, or "
                                    "an annotation file with --metric")
     p.add_argument("--metric", help="with --bench FILE.jsonl: the metric to score it with")
@@ -66,11 +69,23 @@ def preview(args) -> int:
              ("groups", ", ".join(f"{g.name} ({g.field}{' after ' + repr(g.after) if g.after else ''})"
                                   for g in bench.groups) or "-"),
              ("rules", _rules(bench) or "none"),
-             ("frames", str(bench.frames or "the model's")), ("sample id", bench.id)]
+             ("frames", str(bench.frames or "the model's")), ("sample id", bench.id),
+             ("data", f"`harness data fetch {bench.name}`" + (f" (Hugging Face hub: {bench.data.hub.repo})"
+                                                               if bench.data.hub else " says where to get it"))]
     if bench.metric is None:
         print_table([("field", "value")] + facts)
         return 0
-    ann = bench.load_annotations(args.annotations)
+    from harness.cli.data import data_defaults
+    from harness.errors import BadInput
+
+    try:
+        ann = bench.load_annotations(data_defaults(bench, args.annotations, "-")[0])
+    except BadInput as exc:
+        if args.annotations:
+            raise
+        # no annotations here yet: the declaration is still worth seeing; say what its samples need
+        print_table([("field", "value")] + facts + [("annotations", str(exc))])
+        return 0
     status = check_annotations(bench, ann, args.allow_foreign_annotations)
     samples = bench.samples(ann)
     facts += [("annotations", f"{ann.source} ({status})"), ("samples", str(len(samples)))]

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import sys
 
+from harness.cli.help import examples
 from harness.shard import merge
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("merge", help="combine the shards of a run made with --shard I/N")
+    p = sub.add_parser("merge", help="combine the shards of a run made with --shard I/N",
+                       epilog=examples("harness merge shard0/tarsier-7b/dream/* shard1/tarsier-7b/dream/* --out runs"))
     p.add_argument("shard_dirs", nargs="+", metavar="SHARD_DIR", help="run directories made with --shard")
     p.add_argument("--out", default="runs", help="run store root for the merged run (default: runs/)")
     p.set_defaults(handler=run)

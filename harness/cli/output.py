@@ -15,7 +15,7 @@ def fmt(value) -> str:
 
 def print_result(result: Result, indent: str = "") -> None:
     head = ", ".join(f"{k} {fmt(v)}" + _interval(result, k) for k, v in result.metrics.items())
-    print(f"{indent}{result.benchmark} | {result.model} | {result.protocol}: {head}")
+    print(f"{indent}{result.benchmark} | {result.model} | {result.protocol}: {head}{partial_text(result)}")
     print(f"{indent}  scored {result.n_scored}/{result.n_total}, failed {result.n_failed}{invalid_text(result)}")
     if result.coverage is not None:
         from harness.coverage import describe
@@ -40,3 +40,12 @@ def _interval(result: Result, key: str) -> str:
         lo, hi = result.intervals[key]
         return f" [{lo:.2f}, {hi:.2f}]"
     return ""
+
+
+def partial_text(result: Result) -> str:
+    """' (on 10 of 4996 samples of next-qa: 0.2%)' when the run covers part of the benchmark (--limit)."""
+    cov = result.coverage
+    total = (cov.n_canonical or cov.n_file) if cov is not None else result.n_benchmark
+    if not total or result.n_total >= total:
+        return ""
+    return f" (on {result.n_total} of {total} samples of {result.benchmark}: {100 * result.n_total / total:.1f}%)"

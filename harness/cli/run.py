@@ -9,6 +9,7 @@ from pathlib import Path
 
 from harness import registry
 from harness.adapter import AdapterOptions
+from harness.cli.help import examples
 from harness.cli.judge_args import add_judge_arguments, judge_config
 from harness.cli.judge_check import add_check_arguments, canary
 from harness.cli.numbers import count, fraction, number
@@ -16,11 +17,15 @@ from harness.types import MAX_FRAMES
 from harness.cli.output import print_result
 from harness.errors import BadInput
 from harness.runner import RunRequest
-from harness.runner import run as run_job
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("run", help="run a model on benchmarks and score it")
+    p = sub.add_parser("run", help="run a model on benchmarks and score it",
+                       epilog=examples(
+                           "harness run --model tarsier-7b --bench dream            # after `harness data fetch dream`",
+                           "harness run --model file:preds.jsonl --bench next-qa --annotations "
+                           "Next-QA-val-multi_choice.jsonl",
+                           "harness run --model gpt-4o --bench video-mme --annotations DIR --video-root videos --limit 50"))
     p.add_argument("--model", required=True, help="model id (see `harness list models`), file:PATH, ...")
     p.add_argument("--bench", required=True,
                    help="benchmark name(s), comma-separated, or a declaration file (mybench.yaml), "
@@ -30,30 +35,36 @@ def add_parser(sub) -> None:
     p.add_argument("--allow-foreign-annotations", action="store_true",
                    help="score annotations that do not fit the benchmark (another benchmark's file); "
                         "the result is marked foreign")
-    p.add_argument("--limit", type=count(1), help="only the first N samples")
-    p.add_argument("--annotations", help="annotation JSONL (Tarsier text or messages format), or a folder of them")
-    p.add_argument("--video-root", help="folder holding the benchmark's videos")
+    p.add_argument("--limit", type=count(1), help="only the first N samples (the summary says how much of the "
+                                                  "benchmark that covers)")
+    p.add_argument("--annotations", help="annotation JSONL (Tarsier text or messages format), or a folder of them "
+                                         "(default: what `harness data fetch` put in place)")
+    p.add_argument("--video-root", help="folder holding the benchmark's videos (default: what `harness data fetch` "
+                                        "put in place)")
     p.add_argument("--frames", type=count(1, MAX_FRAMES),
                    help="frames per video (default: the model's; at most what its context holds)")
-    p.add_argument("--protocol", choices=["strict", "tarsier"], default="strict")
+    p.add_argument("--protocol", choices=["strict", "tarsier"], default="strict",
+                   help="strict: invalid answers count as wrong; tarsier: the published code's rules "
+                        "(docs/protocols.md)")
     p.add_argument("--out", default="runs", help="run store root (default: runs/)")
     p.add_argument("--stage", choices=["generate", "score", "all"],
                    help="default: all (generate with --shard)")
     p.add_argument("--json", action="store_true", help="print the Result(s) as JSON on stdout")
     p.add_argument("--max-failed", type=fraction, default=0.0,
                    help="fraction of failed samples above which the exit code is 1 (default 0)")
-    p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
     p.add_argument("--publish", nargs="?", const="results", metavar="DIR",
                    help="write each finished result as a reproduced record into DIR (default: results/)")
     g = p.add_argument_group("model")
     g.add_argument("--model-name", help="name to file and show the run under")
     g.add_argument("--model-path", help="local checkpoint folder instead of the hub id")
     g.add_argument("--revision", help="hub revision (commit) of the checkpoint")
-    g.add_argument("--device", help="cuda, cuda:1, cpu ...")
+    g.add_argument("--device", help="cuda, cuda:1, cpu ... (default: cuda for local models)")
     g.add_argument("--backend", help="transformers (default) or vllm for local models")
     g.add_argument("--base-url", help="endpoint for openai-compatible:NAME models")
-    g.add_argument("--batch-size", type=count(1))
-    g.add_argument("--max-new-tokens", type=count(1))
+    g.add_argument("--batch-size", type=count(1), help="samples per batch for local models (default: the model's)")
+    g.add_argument("--max-new-tokens", type=count(1), help="generation length (default: the model's profile, 512 "
+                                                           "for Tarsier)")
     g.add_argument("--concurrency", type=count(1), default=16, help="parallel requests for API models")
     g.add_argument("--detail", choices=["low", "high", "auto"], help="image detail for OpenAI vision models")
     g.add_argument("--dtype", choices=["float16", "bfloat16", "float32"],
@@ -121,6 +132,9 @@ def executor_settings(args):
 
 
 def run(args) -> int:
+    from harness.cli.data import data_defaults
+    from harness.preflight import Problems
+    from harness.runner import plan
     from harness.settings import Environment
 
     names = [b.strip() for b in args.bench.split(",") if b.strip()]
@@ -128,48 +142,49 @@ def run(args) -> int:
         raise BadInput("--bench needs at least one benchmark name")
     if args.annotations and len(names) > 1 and not Path(args.annotations).is_dir():
         raise BadInput("with several benchmarks, --annotations must be a folder holding their annotation files")
-    benches = [registry.bench_arg(b, args.metric) for b in names]  # unknown names fail before any work
-    for b in benches:
-        if b.metric is None:
-            raise BadInput(f"benchmark {b.name} is shown from published numbers only: it declares no metric")
     if args.stage is None:
         args.stage = "generate" if args.shard else "all"
-    executor = executor_settings(args)
-    env = Environment.load()  # every environment variable, read once
-    if args.stage != "score" and args.executor == "local":
-        # Fail fast, before annotations, judge or videos: can this model run here at all?
-        # (GPU, weights, extras, API keys; Ray checks where its actors run.)
-        registry.adapter(args.model, adapter_options(args, env, benches[0])).check()
-    needs_judge = any(b.needs_judge for b in benches)
-    judge = judge_config(args, env) if needs_judge and args.stage != "generate" else None
-    results, exit_code = [], 0
+    # Preflight: every check before any work, each problem one line, all of them at once (harness.preflight).
+    problems = Problems()
+    benches = [b for b in (problems.run(f"bench {n}", _benchmark, n, args.metric) for n in names) if b is not None]
+    executor = problems.run("executor", executor_settings, args)
+    env = problems.run("environment", Environment.load)  # every environment variable, read once
+    if env is None:
+        problems.raise_if_any()
+    if benches and args.stage != "score" and args.executor == "local":
+        # can this model run here at all? (GPU, weights, extras, API keys; Ray checks where its actors run)
+        problems.run("model check", lambda: registry.adapter(args.model, adapter_options(args, env, benches[0])).check())
+    judge = None
+    if any(b.needs_judge for b in benches) and args.stage != "generate":
+        judge = problems.run("judge", judge_config, args, env)
+    if args.publish:
+        from harness.paths import check_writable
+
+        problems.run("publish", check_writable, args.publish, "--publish")
+    plans = []
     for declared in benches:
-        bench = declared.name
+        annotations, video_root = problems.run(f"{declared.name} data", data_defaults, declared, args.annotations,
+                                               args.video_root) or (args.annotations, args.video_root)
+        options = problems.run("model", adapter_options, args, env, declared)
+        if options is None:
+            continue
         req = RunRequest(
-            model=args.model, bench=declared, options=adapter_options(args, env, declared),
-            annotations=args.annotations, video_root=args.video_root, limit=args.limit, protocol=args.protocol,
+            model=args.model, bench=declared, options=options,
+            annotations=annotations, video_root=video_root, limit=args.limit, protocol=args.protocol,
             out=args.out, stage=args.stage, judge=judge, progress=not args.no_progress,
             executor=executor, shard=args.shard, allow_foreign=args.allow_foreign_annotations,
             judge_check=canary(judge, args.judge_check_threshold) if args.judge_check and judge else None,
         )
-        with contextlib.redirect_stdout(sys.stderr):  # stdout carries results only (Ray's worker
-            outcome = run_job(req)                    # and raylet messages print to sys.stdout)
-        print(f"harness: {bench}: {outcome.n_generated} new predictions; run directory {outcome.run_dir}",
-              file=sys.stderr)
-        if outcome.result is None:
-            continue
-        result = outcome.result
-        results.append(result)
-        if args.publish:
-            from harness.results import publish_result
+        plans.append(plan(req, problems))
+    problems.raise_if_any()
 
-            path = publish_result(result, args.publish, run_dir=outcome.run_dir, runs_root=args.out,
-                                  bench=declared)
-            print(f"harness: {bench}: published {path}", file=sys.stderr)
+    results, exit_code = [], 0
+    for p in plans:
+        result = _run_one(p, args)
+        if result is None:
+            continue
+        results.append(result)
         if result.n_total and result.n_failed / result.n_total > args.max_failed:
-            print(f"harness: {bench}: {result.n_failed} of {result.n_total} samples failed "
-                  f"(above --max-failed {args.max_failed}); run the same command to retry them",
-                  file=sys.stderr)
             exit_code = 1
     if args.json:
         payload = [r.model_dump(mode="json") for r in results]
@@ -178,3 +193,46 @@ def run(args) -> int:
         for r in results:
             print_result(r)
     return exit_code
+
+
+def _benchmark(name: str, metric: str | None):
+    bench = registry.bench_arg(name, metric)  # unknown names fail before any work
+    if bench.metric is None:
+        raise BadInput(f"benchmark {bench.name} is shown from published numbers only: it declares no metric")
+    return bench
+
+
+def _run_one(p, args):
+    """One planned benchmark: run it, say where it went and what its failures need."""
+    from harness.runner import execute
+
+    bench = p.bench.name
+    with contextlib.redirect_stdout(sys.stderr):  # stdout carries results only (Ray's worker
+        outcome = execute(p)                      # and raylet messages print to sys.stdout)
+    print(f"harness: {bench}: {outcome.n_generated} new predictions; run directory {outcome.run_dir}",
+          file=sys.stderr)
+    result = outcome.result
+    if result is None:
+        return None
+    if args.publish:
+        from harness.results import publish_result
+
+        path = publish_result(result, args.publish, run_dir=outcome.run_dir, runs_root=args.out, bench=p.bench)
+        print(f"harness: {bench}: published {path}", file=sys.stderr)
+    report_failures(result, outcome.failures, bench, args.model, args.max_failed)
+    return result
+
+
+def report_failures(result, failures, bench: str, model: str, max_failed: float) -> None:
+    """What failed, and advice that works for each reason (a retry only where a retry can fix it)."""
+    from harness.failures import advice
+    from harness.redact import redact_urls
+
+    if not result.n_failed or failures is None:
+        return
+    if result.n_total and result.n_failed / result.n_total > max_failed:
+        print(f"harness: {bench}: {result.n_failed} of {result.n_total} samples failed (above --max-failed "
+              f"{max_failed:g})", file=sys.stderr)
+    prediction_file = model.split(":", 1)[1] if model.startswith("file:") else None
+    for line in advice(failures, bench, prediction_file):
+        print(f"harness: {bench}: {redact_urls(line)}", file=sys.stderr)
