@@ -270,24 +270,29 @@ def _belongs(name: Any, dataset: str) -> bool:
     return isinstance(name, str) and (name == dataset or name.startswith(dataset + "/"))
 
 
-def annotations_status(bench: "Benchmark", ann: Annotations) -> Status:
-    """canonical: the benchmark's own file; modified: another file that fits the benchmark (a subset,
-    an edit); foreign: a file that does not fit (scored only with --allow-foreign-annotations);
-    unverified: it fits, and the benchmark declares no canonical checksum to compare with."""
-    if ann.sha256 in bench.canonical_sha256:
+def annotations_status(bench: "Benchmark", ann: Annotations, samples: list | None = None) -> Status:
+    """canonical: the benchmark's own file, or its content in another file (given the file's samples,
+    harness.coverage.is_canonical); modified: another file that fits the benchmark (a subset, an
+    edit); foreign: a file that does not fit (scored only with --allow-foreign-annotations);
+    unverified: it fits, and the benchmark declares nothing canonical to compare with."""
+    from harness.coverage import is_canonical
+
+    canonical = is_canonical(bench, ann.sha256, samples)
+    if canonical:
         return "canonical"
     if misfit(bench, ann) is not None:
         return "foreign"
-    return "modified" if bench.canonical_sha256 else "unverified"
+    return "modified" if canonical is False else "unverified"
 
 
-def check_annotations(bench: "Benchmark", ann: Annotations, allow_foreign: bool = False) -> Status:
+def check_annotations(bench: "Benchmark", ann: Annotations, allow_foreign: bool = False,
+                      samples: list | None = None) -> Status:
     """The annotations' status; a foreign file is refused in one line unless allowed."""
     why = misfit(bench, ann)
     if why is not None and not allow_foreign:
         raise BadInput(f"{ann.source} is not a {bench.name} annotation file: {why}; pass the {bench.name} "
                        "file, or --allow-foreign-annotations to score it anyway (the result is marked foreign)")
-    return annotations_status(bench, ann)
+    return annotations_status(bench, ann, samples)
 
 
 def messages_prediction(row: dict[str, Any]) -> Any:

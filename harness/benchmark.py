@@ -190,6 +190,9 @@ class Benchmark(BaseModel):
     id: Literal["idx", "dataset+idx"] = "idx"  # what identifies a sample
     canonical_sha256: tuple[str, ...] = ()  # sha256 of each accepted official annotation file
     canonical_rows: int | None = Field(default=None, ge=1)
+    # harness.coverage.content_fingerprint of the canonical samples: the same content in another file
+    # (another format, the hub's copy) counts as canonical too
+    canonical_content: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     board: Board = Field(default_factory=Board)
 
     _origin: str | None = PrivateAttr(default=None)  # the YAML file it came from (user benchmarks)

@@ -8,9 +8,39 @@ short enough for a table row ("100/1000", "1 of 5 subsets").
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any, Iterable
 
 from harness.types import Coverage, Sample
+
+
+def content_fingerprint(bench: Any, samples: Iterable[Sample]) -> str:
+    """A hash of what a benchmark's samples ask and expect, whatever the file's format: each sample's id,
+    prompt, options, gold answer or references, annotated events and groups (subset names in their
+    declared spelling, so the two release formats agree). The same questions and gold from another
+    file (e.g. DREAM-1K's metadata on the Hugging Face hub) give the same fingerprint."""
+    rows = []
+    for s in sorted(samples, key=lambda x: x.id):
+        groups = {}
+        for name, value in sorted(s.groups.items()):
+            key = bench.group(name) if hasattr(bench, "group") else None
+            groups[name] = key.canonical(value) if key is not None else value
+        rows.append([s.id, s.prompt, s.options, s.answer, s.references, s.extra.get("events"), groups])
+    blob = json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def is_canonical(bench: Any, sha256: str, samples: list[Sample] | None = None) -> bool | None:
+    """One of the benchmark's canonical files (by checksum), or the same content in another file (by the
+    declared content fingerprint); None when the benchmark declares neither (unverified)."""
+    accepted = tuple(getattr(bench, "canonical_sha256", ()) or ())
+    content = getattr(bench, "canonical_content", None)
+    if not accepted and not content:
+        return None
+    if sha256 in accepted:
+        return True
+    return bool(content and samples is not None and content_fingerprint(bench, samples) == content)
 
 
 def coverage_of(bench: Any, sha256: str, samples: Iterable[Sample], file_samples: list[Sample] | None,
@@ -22,8 +52,7 @@ def coverage_of(bench: Any, sha256: str, samples: Iterable[Sample], file_samples
     canonical_rows); a benchmark without them is unverified (canonical None).
     """
     samples = list(samples)
-    accepted = tuple(getattr(bench, "canonical_sha256", ()) or ())
-    canonical = (sha256 in accepted) if accepted else None
+    canonical = is_canonical(bench, sha256, file_samples)
     n_file = len(file_samples) if file_samples is not None else (n_file or len(samples))
     expected = len({s.dataset for s in file_samples}) if canonical and file_samples is not None else None
     return Coverage(annotation_sha256=sha256, canonical=canonical, n_run=len(samples), n_file=n_file,

@@ -286,11 +286,12 @@ def _copy(src: Path, target: Path) -> str:
 
 
 def _samples(bench: "Benchmark", annotations: Path):
-    from harness.annotations import check_annotations
+    from harness.annotations import annotations_status, check_annotations
 
     ann = bench.load_annotations(str(annotations))
-    status = check_annotations(bench, ann)
-    return ann, bench.samples(ann), status
+    check_annotations(bench, ann)
+    samples = bench.samples(ann)
+    return ann, samples, annotations_status(bench, ann, samples)
 
 
 def _find_video_root(bench: "Benchmark", ann, videos: Path) -> tuple[Path, int]:

@@ -81,8 +81,9 @@ def load_samples(bench: Benchmark, annotations: str | None, video_root: str | No
     Annotations that do not fit the benchmark (another benchmark's file) are refused unless
     allowed; then the result says `foreign`."""
     ann = bench.load_annotations(annotations)
-    status = check_annotations(bench, ann, allow_foreign)
+    check_annotations(bench, ann, allow_foreign)  # another benchmark's file stops here (unless allowed)
     file_samples = bench.samples(ann, video_root)
+    status = annotations_status(bench, ann, file_samples)
     if limit is not None and limit < 1:  # samples[:-1] would silently drop the last one
         raise BadInput(f"--limit must be at least 1, got {limit}")
     samples = file_samples[:limit] if limit is not None else file_samples
@@ -115,7 +116,7 @@ def run_samples(store: RunStore, annotations: str | None = None) -> RunSamples:
                        f"{ann.sha256[:12]} != {spec.annotation_sha256[:12]}); pass --annotations PATH to that file")
     samples = bench.samples(ann)
     n_run = len(samples) if spec.limit is None else min(spec.limit, len(samples))
-    return RunSamples(bench, samples, n_run, annotations_status(bench, ann))
+    return RunSamples(bench, samples, n_run, annotations_status(bench, ann, samples))
 
 
 def build_spec(adapter: Adapter, bench: Benchmark, source: str, sha256: str, limit: int | None,

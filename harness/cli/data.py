@@ -95,7 +95,7 @@ def _sha_of(report, name: str | None) -> str:
 
 
 def _status_text(status: str) -> str:
-    return {"canonical": "the canonical annotation file",
+    return {"canonical": "the canonical annotation set (its file, or the same samples in another file)",
             "modified": "not one of the benchmark's canonical files: results on it are marked so and never ranked "
                         "with full runs",
             "unverified": "the benchmark declares no canonical checksum"}.get(status, status)
