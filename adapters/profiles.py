@@ -19,8 +19,7 @@ from typing import Any
 OPTION_FIELDS = ("frames", "revision", "detail", "max_new_tokens")
 EXTRA_FIELDS = ("dtype", "gemini_input", "fps", "image_format", "content_order")
 
-LEADERBOARD = ("DREAM-1K leaderboard, tarsier-vlm.github.io index.html @3b3fa950 "
-               "(../shared/published/dream1k_leaderboard_site*.csv)")
+LEADERBOARD = "DREAM-1K leaderboard, tarsier-vlm.github.io index.html @3b3fa950 (its row in results/dream/)"
 
 
 @dataclass(frozen=True)
@@ -49,8 +48,8 @@ PROFILES: dict[str, Profile] = {
         "DREAM-1K F1 36.3 (Tarsier-34B, 8 frames)", LEADERBOARD + "; bytedance/tarsier "
         "tasks/inference_benchmark.py:78-81@e3f27ef6", {"frames": 8, "dtype": "float16", "max_new_tokens": 512}),
     "tarsier2-7b": Profile(
-        "DREAM-1K F1 0.420 (Tarsier2-7B-0115, README eval table, 16 frames)",
-        "bytedance/tarsier README.md@63de87a7 (../shared/published/tarsier2_readme_eval_tables.csv); "
+        "DREAM-1K F1 42.0 (printed 0.420; Tarsier2-7B-0115, README eval table, 16 frames)",
+        "bytedance/tarsier README.md@63de87a7 (its row in results/dream/); "
         "configs/tarser2_default_config.yaml:2, scripts/run_inference_benchmark.sh:60-72 (bf16, greedy, 512)",
         {"frames": 16, "dtype": "bfloat16", "max_new_tokens": 512},
         note="the leaderboard's Tarsier2-7B row (40.1, 2024/09/20) is an earlier checkpoint than 0115"),
@@ -61,7 +60,7 @@ PROFILES: dict[str, Profile] = {
     "llava-onevision-7b": Profile("DREAM-1K F1 31.7 (LLaVA-OneVision-7B, 16 frames)", LEADERBOARD, {"frames": 16}),
     "llava-video-7b": Profile("DREAM-1K F1 32.5 (LLaVA-Video-7B, 32 frames)", LEADERBOARD, {"frames": 32}),
     "llava-next-video-7b": Profile(
-        None, "Tarsier paper DREAM-1K table (../shared/published/dream1k_tarsier1_paper_table.csv)", {"frames": 32},
+        None, "Tarsier paper DREAM-1K table, arXiv 2407.00634 (its row in results/dream/)", {"frames": 32},
         note="the paper does not state the frame count"),
     "internvl3-8b": Profile(None, "-", {"frames": 8}),
     "gpt-4o": Profile(
