@@ -19,6 +19,7 @@ from harness.adapter import AdapterOptions
 from harness.errors import BadInput, MissingDependency
 from harness.types import Prediction, Sample
 
+from harness.adapters.tarsier2_inputs import smart_resize  # Qwen2-VL's size rule, one copy
 from harness.adapters._base import (VideoAdapter, chat_turns, error_prediction, frames_record, prompt_hash, require,
                                     user_text_without_video, version_tuple, versions)
 
@@ -346,24 +347,6 @@ def text_streamer(tokenizer, stream):
     return _ToStream(tokenizer, skip_prompt=True, skip_special_tokens=True)
 
 
-def smart_resize(height: int, width: int, factor: int = 28, min_pixels: int = 56 * 56,
-                 max_pixels: int = 28 * 28 * 1280) -> tuple[int, int]:
-    """Qwen2-VL's size rule: sides multiples of `factor`, area within [min, max], aspect kept."""
-    if min(height, width) < 1:
-        raise ValueError(f"empty frame {width}x{height}")
-    h = max(factor, round(height / factor) * factor)
-    w = max(factor, round(width / factor) * factor)
-    if h * w > max_pixels:
-        scale = math.sqrt(height * width / max_pixels)
-        h = max(factor, math.floor(height / scale / factor) * factor)
-        w = max(factor, math.floor(width / scale / factor) * factor)
-    elif h * w < min_pixels:
-        scale = math.sqrt(min_pixels / (height * width))
-        h = math.ceil(height * scale / factor) * factor
-        w = math.ceil(width * scale / factor) * factor
-    return h, w
-
-
 def _gpu_problem(device: str, gb: int, multi: bool) -> str | None:
     try:
         import torch
@@ -454,13 +437,7 @@ class QwenVLAdapter(ChatTemplateAdapter):
         import transformers
 
         kw = self.pretrained_kwargs()
-        tok = transformers.AutoTokenizer.from_pretrained(self.source, **kw)
-        tok.padding_side = "left"
-        if tok.pad_token_id is None:
-            tok.pad_token = tok.eos_token
-        if getattr(tok, "chat_template", None) is None:
-            tok.chat_template = _chat_template_file(self.source, kw)
-        self.processor = tok
+        self.processor = load_tokenizer(self.source, kw)
         self.image_processor = transformers.AutoImageProcessor.from_pretrained(self.source, use_fast=False, **kw)
         self.model_obj = self.load_model_class(kw)
         if self.tokenizer.convert_tokens_to_ids(self.video_token) != getattr(self.model_obj.config, "video_token_id", None):
@@ -551,6 +528,20 @@ def checkpoint_folder(source: str, revision: str | None = None) -> str | None:
     except ImportError:
         return None
     return str(Path(got).parent) if isinstance(got, str) else None
+
+
+def load_tokenizer(source: str, kw: dict, template: bool = True) -> Any:
+    """The checkpoint's tokenizer for batched generation: left padding, a pad token, and (template) the
+    checkpoint's chat template file when the tokenizer carries none."""
+    import transformers
+
+    tok = transformers.AutoTokenizer.from_pretrained(source, **kw)
+    tok.padding_side = "left"
+    if tok.pad_token_id is None:
+        tok.pad_token = tok.eos_token
+    if template and getattr(tok, "chat_template", None) is None:
+        tok.chat_template = _chat_template_file(source, kw)
+    return tok
 
 
 def _chat_template_file(source: str, kw: dict) -> str | None:

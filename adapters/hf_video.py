@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from harness.adapters import pil_video
 from harness.errors import BadInput
-from harness.adapters._hf import ChatTemplateAdapter, QwenVLAdapter, _chat_template_file, checkpoint_folder
+from harness.adapters._hf import ChatTemplateAdapter, QwenVLAdapter, checkpoint_folder, load_tokenizer
 
 
 class Qwen2VL7B(QwenVLAdapter):
@@ -63,16 +63,8 @@ class PILVideoAdapter(ChatTemplateAdapter):
     def load_transformers(self) -> None:
         if pil_video.torchvision_ok():
             return super().load_transformers()
-        import transformers
-
         kw = self.pretrained_kwargs()
-        tok = transformers.AutoTokenizer.from_pretrained(self.source, **kw)
-        tok.padding_side = "left"
-        if tok.pad_token_id is None:
-            tok.pad_token = tok.eos_token
-        if getattr(tok, "chat_template", None) is None:
-            tok.chat_template = _chat_template_file(self.source, kw)
-        self.processor = tok
+        self.processor = load_tokenizer(self.source, kw)
         self.model_obj = self.load_model_class(kw)
         folder = checkpoint_folder(self.source, self.options.revision)
         self.pil = pil_video.VideoSettings.from_checkpoint(folder or "", self.video_size, self.video_crop)

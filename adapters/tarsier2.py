@@ -26,7 +26,7 @@ from harness.types import MAX_FRAMES, Prediction, Sample
 
 from harness.adapters import tarsier2_inputs as t2
 from harness.adapters._base import chat_turns, inputs_record, split_on_video
-from harness.adapters._hf import LocalAdapter, _chat_template_file, checkpoint_folder
+from harness.adapters._hf import LocalAdapter, _chat_template_file, checkpoint_folder, load_tokenizer
 from harness.adapters.generation import checkpoint_generation
 
 VISION_PAD = ("<|image_pad|>", "<|video_pad|>")
@@ -119,14 +119,8 @@ class Tarsier2Adapter(LocalAdapter):
 
     def load_processor(self) -> None:
         """Tokenizer, chat template and image processor (no weights): all the inputs need."""
-        import transformers
-
         kw = self.pretrained_kwargs()
-        tok = transformers.AutoTokenizer.from_pretrained(self.source, **kw)
-        tok.padding_side = "left"
-        if tok.pad_token_id is None:
-            tok.pad_token = tok.eos_token
-        self.tokenizer = tok
+        self.tokenizer = tok = load_tokenizer(self.source, kw, template=False)
         # the processor's own template first (TarsierProcessor passes chat_template=self.chat_template)
         self.chat_template = _chat_template_file(self.source, kw) or getattr(tok, "chat_template", None)
         if not self.chat_template:
