@@ -51,6 +51,47 @@ def harness_cli(*args: str, cwd: Path | None = None, env: dict | None = None) ->
                           cwd=cwd or REPO, env=full_env, timeout=600)
 
 
+def assert_one_line(proc, *needles: str) -> str:
+    """A bad input's answer: exit 2, one line on stderr holding each needle, no traceback."""
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert proc.returncode == 2, (proc.returncode, proc.stdout[-300:], proc.stderr[-1500:])
+    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr[-1500:]
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+def read_only_mount(tmp_path: Path) -> Path:
+    """A folder that a private mount namespace (`unshare -m`) can mount read-only (root ignores chmod);
+    skips the test where that is impossible. The caller mounts it in its own `unshare -m` command."""
+    import shutil
+
+    if shutil.which("unshare") is None:
+        pytest.skip("needs unshare(1) to mount a read-only file system")
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    probe = subprocess.run(["unshare", "-m", "sh", "-c", f"mount -t tmpfs -o ro tmpfs {ro}"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip(f"cannot mount a read-only file system here: {probe.stderr.decode().strip()}")
+    return ro
+
+
+@pytest.fixture
+def cli(capsys):
+    """The real `harness` entry point in this process (what a subprocess would run, minus its start-up)."""
+    from types import SimpleNamespace
+
+    from harness.cli import main
+
+    def call(*args: str):
+        capsys.readouterr()
+        code = main([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return SimpleNamespace(returncode=code, stdout=out, stderr=err)
+
+    return call
+
+
 @pytest.fixture(scope="session")
 def shared() -> Path:
     if not ANNOTATIONS.is_dir():

@@ -4,18 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import ANNOTATIONS, harness_cli, read_jsonl, tarsier_predictions, write_jsonl
+from conftest import ANNOTATIONS, assert_one_line, harness_cli, read_jsonl, tarsier_predictions, write_jsonl
 
 NEXTQA = ANNOTATIONS / "Next-QA-val-multi_choice.jsonl"
-
-
-def _assert_one_line(proc, *needles):
-    assert proc.returncode == 2, (proc.returncode, proc.stderr)
-    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1, proc.stderr
-    assert "Traceback" not in proc.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
 
 
 @pytest.fixture
@@ -26,15 +17,15 @@ def preds(tmp_path):
 def test_missing_annotation_file(tmp_path, preds):
     proc = harness_cli("run", "--model", f"file:{preds}", "--bench", "next-qa", "--annotations",
                        str(tmp_path / "nope.jsonl"), "--out", str(tmp_path / "r"))
-    _assert_one_line(proc, "annotation file not found", "nope.jsonl")
+    assert_one_line(proc, "annotation file not found", "nope.jsonl")
 
 
 def test_unknown_benchmark(tmp_path, preds):
-    _assert_one_line(harness_cli("run", "--model", f"file:{preds}", "--bench", "nextqa"), "unknown benchmark 'nextqa'")
+    assert_one_line(harness_cli("run", "--model", f"file:{preds}", "--bench", "nextqa"), "unknown benchmark 'nextqa'")
 
 
 def test_unknown_model(tmp_path):
-    _assert_one_line(harness_cli("run", "--model", "gpt-5-video", "--bench", "next-qa", "--annotations", str(NEXTQA)),
+    assert_one_line(harness_cli("run", "--model", "gpt-5-video", "--bench", "next-qa", "--annotations", str(NEXTQA)),
                      "unknown model 'gpt-5-video'")
 
 
@@ -43,13 +34,13 @@ def test_malformed_jsonl_line(tmp_path, preds):
     lines[3] = lines[3][:40]
     bad = tmp_path / "bad.jsonl"
     bad.write_text("\n".join(lines) + "\n")
-    _assert_one_line(harness_cli("run", "--model", f"file:{preds}", "--bench", "next-qa", "--annotations", str(bad),
+    assert_one_line(harness_cli("run", "--model", f"file:{preds}", "--bench", "next-qa", "--annotations", str(bad),
                                  "--out", str(tmp_path / "r")), "bad.jsonl:4", "malformed JSON")
 
 
 def test_malformed_prediction_file(tmp_path):
     bad = write_jsonl(tmp_path / "p.jsonl", [{"idx": 1, "text": {"prompt": "x"}}])
-    _assert_one_line(harness_cli("run", "--model", f"file:{bad}", "--bench", "next-qa", "--annotations", str(NEXTQA),
+    assert_one_line(harness_cli("run", "--model", f"file:{bad}", "--bench", "next-qa", "--annotations", str(NEXTQA),
                                  "--out", str(tmp_path / "r")), "p.jsonl:1")
 
 
@@ -69,8 +60,8 @@ def test_missing_video(tmp_path):
 
 
 def test_usage_error_is_one_line():
-    _assert_one_line(harness_cli("run", "--bench", "next-qa"), "--model")
-    _assert_one_line(harness_cli("show", "/nonexistent/run"), "not a run directory")
+    assert_one_line(harness_cli("run", "--bench", "next-qa"), "--model")
+    assert_one_line(harness_cli("show", "/nonexistent/run"), "not a run directory")
 
 
 @pytest.mark.slow
@@ -80,5 +71,5 @@ def test_missing_video_through_the_cli(tmp_path):
     proc = harness_cli("run", "--model", "gpt-4o", "--bench", "next-qa", "--annotations", str(NEXTQA),
                        "--limit", "3", "--video-root", str(tmp_path / "videos"), "--out", str(tmp_path / "r"),
                        env={"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"})
-    _assert_one_line(proc, "3 of 3 videos missing", "--video-root")
+    assert_one_line(proc, "3 of 3 videos missing", "--video-root")
     assert not list((tmp_path / "r").rglob("predictions.jsonl"))  # nothing generated, nothing lost

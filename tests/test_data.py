@@ -14,7 +14,6 @@ import json
 import shutil
 import zipfile
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -26,19 +25,6 @@ from tiny_models import make_video
 
 DREAM = "omni-research/DREAM-1K"
 N_ROWS = 6
-
-
-@pytest.fixture
-def cli(capsys):
-    from harness.cli import main
-
-    def call(*args: str):
-        capsys.readouterr()
-        code = main([str(a) for a in args])
-        out, err = capsys.readouterr()
-        return SimpleNamespace(returncode=code, stdout=out, stderr=err)
-
-    return call
 
 
 def _hub_rows(rows: list[dict]) -> list[dict]:

@@ -7,19 +7,10 @@ import json
 
 import pytest
 
-from conftest import ANNOTATIONS, DEMO_VIDEO, harness_cli, read_jsonl, tarsier_predictions, write_jsonl
+from conftest import ANNOTATIONS, DEMO_VIDEO, assert_one_line, harness_cli, read_jsonl, tarsier_predictions, write_jsonl
 from harness.cli import main
 
 NEXTQA = ANNOTATIONS / "Next-QA-val-multi_choice.jsonl"
-
-
-def _one_line(proc, *needles):
-    assert proc.returncode == 2, (proc.returncode, proc.stdout[-300:], proc.stderr[-600:])
-    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
 
 
 @pytest.fixture
@@ -39,14 +30,14 @@ def _run(tmp_path, small, *extra):
 @pytest.mark.parametrize("limit", ["0", "-1", "2.5", "many"])
 def test_limit_must_be_a_positive_count(tmp_path, small, limit):
     """--limit -1 used to drop the last sample silently (samples[:-1])."""
-    _one_line(_run(tmp_path, small, "--limit", limit), "--limit")
+    assert_one_line(_run(tmp_path, small, "--limit", limit), "--limit")
     assert not (tmp_path / "runs").exists()
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("value", ["-0.1", "1.5", "nan", "inf"])
 def test_max_failed_is_a_fraction(tmp_path, small, value):
-    _one_line(_run(tmp_path, small, "--max-failed", value), "--max-failed")
+    assert_one_line(_run(tmp_path, small, "--max-failed", value), "--max-failed")
 
 
 @pytest.mark.slow
@@ -61,7 +52,7 @@ def test_frames_zero_is_refused_not_read_as_the_default(tmp_path, frames):
     proc = harness_cli("run", "--model", "gpt-4o", "--bench", "next-qa", "--annotations", str(NEXTQA),
                        "--frames", frames, "--limit", "1", "--out", str(tmp_path / "runs"),
                        env={"OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"})
-    _one_line(proc, "--frames")
+    assert_one_line(proc, "--frames")
     assert not (tmp_path / "runs").exists()
 
 
@@ -79,14 +70,14 @@ def test_frames_above_the_models_context_are_refused(tmp_path):
         registry.adapter("qwen2-vl-7b", AdapterOptions(frames=0))  # the library refuses it too
     proc = harness_cli("run", "--model", "tarsier-7b", "--bench", "dream", "--frames", "100000",
                        "--annotations", str(ANNOTATIONS / "DREAM-1k.jsonl"), "--out", str(tmp_path / "runs"))
-    _one_line(proc, "--frames")
+    assert_one_line(proc, "--frames")
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("n", ["0", "-1", "100000"])
 def test_frames_command_n_is_bounded(tmp_path, n):
     proc = harness_cli("frames", str(DEMO_VIDEO), "--n", n, "--json")
-    _one_line(proc, "--n")
+    assert_one_line(proc, "--n")
 
 
 def test_frames_command_accepts_a_normal_n():

@@ -5,42 +5,16 @@ nested past any data, NaN, repeated keys, an --out that cannot be written, damag
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from conftest import ANNOTATIONS, DEMO_VIDEO, REPO, harness_cli, read_jsonl, tarsier_predictions, write_jsonl
+from conftest import (ANNOTATIONS, DEMO_VIDEO, REPO, assert_one_line, harness_cli, read_jsonl, read_only_mount,
+                      tarsier_predictions, write_jsonl)
 
 NEXTQA = ANNOTATIONS / "Next-QA-val-multi_choice.jsonl"
 DREAM_MESSAGES = ANNOTATIONS / "DREAM-1k.messages.jsonl"
-
-
-@pytest.fixture
-def cli(capsys):
-    """The real `harness` entry point in this process (what a subprocess would run, minus its start-up)."""
-    from types import SimpleNamespace
-
-    from harness.cli import main
-
-    def call(*args: str):
-        capsys.readouterr()
-        code = main([str(a) for a in args])
-        out, err = capsys.readouterr()
-        return SimpleNamespace(returncode=code, stdout=out, stderr=err)
-
-    return call
-
-
-def _one_line(proc, *needles) -> str:
-    assert proc.returncode == 2, (proc.returncode, proc.stdout[-300:], proc.stderr[-1500:])
-    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr[-1500:]
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
 
 
 @pytest.fixture
@@ -82,7 +56,7 @@ def test_hostile_annotation_files(tmp_path, cli, preds, kind):
     content, where, what = BAD_LINES[kind]
     ann = tmp_path / "ann.jsonl"
     ann.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
-    line = _one_line(_run_nextqa(cli, tmp_path, ann, preds), what)
+    line = assert_one_line(_run_nextqa(cli, tmp_path, ann, preds), what)
     assert "ann.jsonl" in line and where in line, line
     assert not (tmp_path / "runs").exists()
 
@@ -97,7 +71,7 @@ def test_hostile_prediction_files(tmp_path, cli, kind):
     _, where, what = BAD_LINES[kind]
     bad = tmp_path / "preds.jsonl"
     bad.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
-    line = _one_line(_run_nextqa(cli, tmp_path, NEXTQA, bad, "--limit", "3"), what)
+    line = assert_one_line(_run_nextqa(cli, tmp_path, NEXTQA, bad, "--limit", "3"), what)
     assert "preds.jsonl" in line and where in line, line
 
 
@@ -108,7 +82,7 @@ def test_a_messages_format_line_that_is_not_an_object(tmp_path):
     preds = write_jsonl(tmp_path / "p.jsonl", [{"sample_id": "1", "text": "x"}])
     proc = harness_cli("run", "--model", f"file:{preds}", "--bench", "dream", "--annotations", str(ann),
                        "--stage", "generate", "--out", str(tmp_path / "runs"))
-    _one_line(proc, "dream.messages.jsonl:2", "got list")
+    assert_one_line(proc, "dream.messages.jsonl:2", "got list")
 
 
 @pytest.fixture
@@ -137,7 +111,7 @@ def test_a_damaged_spec_json(run_dir, cli, command, damage):
     spec.write_text(SPEC_DAMAGE[damage](spec.read_text()))
     args = {"show": ("show", str(run_dir)), "compare": ("compare", str(run_dir), str(run_dir)),
             "rescore": ("rescore", str(run_dir), "--no-progress")}[command]
-    line = _one_line(cli(*args), "spec.json")
+    line = assert_one_line(cli(*args), "spec.json")
     if damage == "wrong type":
         assert "frames.n_frames" in line, line
 
@@ -153,7 +127,7 @@ def test_a_damaged_result_json(run_dir, cli, command, damage):
     if command == "compare":  # compare reads score_spec.json and scores.jsonl: damage those too
         (ss,) = run_dir.rglob("score_spec.json")
         ss.write_text("{")
-    line = _one_line(cli(*args))
+    line = assert_one_line(cli(*args))
     assert ".json" in line, line
 
 
@@ -162,7 +136,7 @@ def test_a_damaged_score_log_record(run_dir, cli):
     lines = scores.read_text().splitlines()
     lines[1] = json.dumps({"sample_id": 5, "status": "maybe"})  # valid JSON, not a score
     scores.write_text("\n".join(lines) + "\n")
-    line = _one_line(cli("compare", run_dir, run_dir), "scores.jsonl", "record 2")
+    line = assert_one_line(cli("compare", run_dir, run_dir), "scores.jsonl", "record 2")
     assert "status" in line or "sample_id" in line, line
 
 
@@ -171,7 +145,7 @@ def test_run_out_is_a_file_or_under_a_file(tmp_path, preds):
     f = tmp_path / "a-file"
     f.write_text("x")
     for out in (f, f / "runs"):
-        line = _one_line(harness_cli("run", "--model", f"file:{preds}", "--bench", "next-qa", "--annotations",
+        line = assert_one_line(harness_cli("run", "--model", f"file:{preds}", "--bench", "next-qa", "--annotations",
                                      str(NEXTQA), "--limit", "2", "--out", str(out), "--no-progress"))
         assert str(f) in line, line
     assert f.read_text() == "x"
@@ -180,24 +154,13 @@ def test_run_out_is_a_file_or_under_a_file(tmp_path, preds):
 def test_frames_out_under_a_file(tmp_path):
     f = tmp_path / "a-file"
     f.write_text("x")
-    _one_line(harness_cli("frames", str(DEMO_VIDEO), "--n", "2", "--out", str(f / "frames")), str(f))
-
-
-def _read_only_mount(tmp_path) -> Path:
-    if shutil.which("unshare") is None:
-        pytest.skip("needs unshare(1) to mount a read-only file system")
-    ro = tmp_path / "ro"
-    ro.mkdir()
-    probe = subprocess.run(["unshare", "-m", "sh", "-c", f"mount -t tmpfs -o ro tmpfs {ro}"], capture_output=True)
-    if probe.returncode != 0:
-        pytest.skip(f"cannot mount a read-only file system here: {probe.stderr.decode().strip()}")
-    return ro
+    assert_one_line(harness_cli("frames", str(DEMO_VIDEO), "--n", "2", "--out", str(f / "frames")), str(f))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("command", ["run", "frames"])
-def test_out_on_a_read_only_mount(tmp_path, preds, command):
-    ro = _read_only_mount(tmp_path)
+def test_out_on_aread_only_mount(tmp_path, preds, command):
+    ro = read_only_mount(tmp_path)
     if command == "run":
         args = (f"run --model file:{preds} --bench next-qa --annotations {NEXTQA} --limit 2 "
                 f"--out {ro / 'runs'} --no-progress")
@@ -205,7 +168,7 @@ def test_out_on_a_read_only_mount(tmp_path, preds, command):
         args = f"frames {DEMO_VIDEO} --n 2 --out {ro / 'frames'}"
     script = f"mount -t tmpfs -o ro tmpfs {ro} && exec {sys.executable} -m harness.cli {args}"
     proc = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, cwd=REPO)
-    _one_line(proc, "Read-only file system")
+    assert_one_line(proc, "Read-only file system")
 
 
 def test_pydantic_errors_are_one_line_with_field_and_problem():

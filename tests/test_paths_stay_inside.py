@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ANNOTATIONS, harness_cli, read_jsonl, tarsier_predictions, write_jsonl
+from conftest import ANNOTATIONS, assert_one_line, harness_cli, read_jsonl, tarsier_predictions, write_jsonl
 
 NEXTQA = ANNOTATIONS / "Next-QA-val-multi_choice.jsonl"
 
@@ -23,14 +23,6 @@ def _snapshot(root: Path, skip: tuple[Path, ...]) -> set[str]:
     for dirpath, dirnames, filenames in os.walk(root):
         out.update(str(Path(dirpath) / f) for f in filenames + dirnames if not skipped(Path(dirpath) / f))
     return out
-
-
-def _one_line(proc, *needles):
-    assert proc.returncode == 2, (proc.returncode, proc.stderr)
-    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
 
 
 @pytest.fixture
@@ -60,7 +52,7 @@ def test_results_publish_refuses_a_benchmark_name_that_climbs(tmp_path, scored_r
     _tamper(result, benchmark="../../escaped")  # results/../.. is tmp_path
     before = _snapshot(tmp_path, ())
     proc = harness_cli("results", "publish", str(run_dir), "--results", str(work / "site" / "results"))
-    _one_line(proc, "benchmark")
+    assert_one_line(proc, "benchmark")
     assert _snapshot(tmp_path, ()) == before  # nothing written anywhere
 
 
@@ -96,7 +88,7 @@ def test_leaderboard_build_writes_nothing_outside_out_for_a_tampered_record(tmp_
     out = work / "site"
     before = _snapshot(tmp_path, (out,))
     proc = harness_cli("leaderboard", "build", "--results", str(results), "--out", str(out), "--no-plots")
-    _one_line(proc, "benchmark")
+    assert_one_line(proc, "benchmark")
     assert _snapshot(tmp_path, (out,)) == before
     assert harness_cli("results", "check", "--results", str(results)).returncode == 2
 

@@ -8,18 +8,9 @@ import json
 
 import pytest
 
-from conftest import ANNOTATIONS, harness_cli, read_jsonl, write_jsonl
+from conftest import ANNOTATIONS, assert_one_line, harness_cli, read_jsonl, write_jsonl
 
 NEXTQA = ANNOTATIONS / "Next-QA-val-multi_choice.jsonl"
-
-
-def _one_line(proc, *needles):
-    assert proc.returncode == 2, (proc.returncode, proc.stderr)
-    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
-    for needle in needles:
-        assert needle in lines[0], lines[0]
-    return lines[0]
 
 
 @pytest.fixture
@@ -81,7 +72,7 @@ def test_a_prediction_that_is_not_text_is_refused_with_its_line(tmp_path, ann, v
     values = _answers(ann)
     values[3] = value
     proc = _run(tmp_path, ann, _tarsier_preds(ann, tmp_path / "p.jsonl", values))
-    _one_line(proc, "p.jsonl:4", "prediction")
+    assert_one_line(proc, "p.jsonl:4", "prediction")
     assert not list((tmp_path / "runs").rglob("predictions.jsonl"))
 
 
@@ -93,7 +84,7 @@ def test_conflicting_duplicate_tarsier_lines_are_refused_with_the_ids(tmp_path, 
         dup["text"]["prediction"] = "Z" + dup["text"]["prediction"]  # a different answer for the same sample
         rows.append(dup)
     preds = write_jsonl(tmp_path / "p.jsonl", rows)
-    line = _one_line(_run(tmp_path, ann, preds), "conflicting")
+    line = assert_one_line(_run(tmp_path, ann, preds), "conflicting")
     idx = [str(r["idx"]) for r in read_jsonl(ann)]
     assert f"idx {idx[2]}" in line and f"idx {idx[4]}" in line, line
     assert not list((tmp_path / "runs").rglob("predictions.jsonl"))
@@ -118,7 +109,7 @@ def test_conflicting_harness_records_are_refused_but_a_retry_after_an_error_is_n
     res = json.loads(_run(tmp_path, ann, write_jsonl(tmp_path / "a.jsonl", retried)).stdout)
     assert (res["n_scored"], res["n_failed"]) == (6, 0)
     clash = recs + [{"sample_id": ids[5], "text": "Q"}]
-    _one_line(_run(tmp_path, ann, write_jsonl(tmp_path / "b.jsonl", clash)), "conflicting", ids[5])
+    assert_one_line(_run(tmp_path, ann, write_jsonl(tmp_path / "b.jsonl", clash)), "conflicting", ids[5])
 
 
 @pytest.mark.slow
@@ -134,4 +125,4 @@ def test_a_run_log_with_two_different_answers_for_one_sample_is_refused(tmp_path
         fh.write(json.dumps({**first, "text": "E"}) + "\n")
     proc = harness_cli("run", "--model", f"file:{preds}", "--bench", "next-qa", "--annotations", str(ann),
                        "--out", str(tmp_path / "runs"), "--no-progress")
-    _one_line(proc, "conflicting", first["sample_id"], str(log))
+    assert_one_line(proc, "conflicting", first["sample_id"], str(log))

@@ -6,14 +6,13 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO, harness_cli
+from conftest import REPO, harness_cli, read_only_mount
 from harness.cli import main
 
 RESULTS = REPO / "results"
@@ -84,13 +83,7 @@ def test_out_is_a_file_or_under_a_file(tmp_path):
 
 def test_out_on_a_read_only_mount(tmp_path):
     """A real read-only file system (a private mount namespace; root ignores chmod)."""
-    if shutil.which("unshare") is None:
-        pytest.skip("needs unshare(1) to mount a read-only file system")
-    ro = tmp_path / "ro"
-    ro.mkdir()
-    probe = subprocess.run(["unshare", "-m", "sh", "-c", f"mount -t tmpfs -o ro tmpfs {ro}"], capture_output=True)
-    if probe.returncode != 0:
-        pytest.skip(f"cannot mount a read-only file system here: {probe.stderr.decode().strip()}")
+    ro = read_only_mount(tmp_path)
     script = (f"mount -t tmpfs -o ro tmpfs {ro} && exec {sys.executable} -m harness.cli leaderboard build "
               f"--results {RESULTS} --out {ro / 'site'} --no-plots")
     r = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, cwd=REPO)

@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from conftest import DEMO_VIDEO, REPO, harness_cli
+from conftest import DEMO_VIDEO, REPO, assert_one_line, harness_cli
 from fake_api_servers import OpenAIServer
 from tiny_models import make_video
 
@@ -22,14 +22,6 @@ from harness.conversation import Transcript, check_messages, conversation_sample
 from harness.errors import BadInput
 
 API_ENV = {"OPENAI_API_KEY": "sk-test", "HARNESS_API_RETRIES": "1"}
-
-
-def one_line(proc, *fragments):
-    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-    assert proc.returncode == 2 and len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
-    for f in fragments:
-        assert f in lines[0], lines[0]
-    return lines[0]
 
 
 @pytest.fixture(scope="module")
@@ -118,10 +110,10 @@ def test_describe_a_gif_a_png_and_a_folder_of_frames(media, tmp_path):
 def test_describe_bad_input_is_one_line_and_exit_2(media, tmp_path):
     with OpenAIServer() as srv:
         common = ("--model", "gpt-4o", "--base-url", srv.url, "--cache-dir", str(tmp_path / "c"))
-        one_line(harness_cli("describe", str(tmp_path / "missing.mp4"), *common, env=API_ENV), "no such file")
-        one_line(harness_cli("describe", str(media / "notes.mp4"), *common, env=API_ENV), "notes.mp4", "cannot decode")
-        one_line(harness_cli("describe", str(DEMO_VIDEO), "--model", "nope", env=API_ENV), "unknown model 'nope'")
-        one_line(harness_cli("describe", str(DEMO_VIDEO), "--model", "gpt-4o", "--frames", "86", *common[2:],
+        assert_one_line(harness_cli("describe", str(tmp_path / "missing.mp4"), *common, env=API_ENV), "no such file")
+        assert_one_line(harness_cli("describe", str(media / "notes.mp4"), *common, env=API_ENV), "notes.mp4", "cannot decode")
+        assert_one_line(harness_cli("describe", str(DEMO_VIDEO), "--model", "nope", env=API_ENV), "unknown model 'nope'")
+        assert_one_line(harness_cli("describe", str(DEMO_VIDEO), "--model", "gpt-4o", "--frames", "86", *common[2:],
                              env=API_ENV), "at most 85 frames")
         assert srv.chat_bodies == []  # nothing was asked
         # one bad input among good ones: the good one is described, the bad one named, exit 2
@@ -130,7 +122,7 @@ def test_describe_bad_input_is_one_line_and_exit_2(media, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENAI")}
     proc = subprocess.run([sys.executable, "-m", "harness.cli", "describe", str(DEMO_VIDEO), "--model", "gpt-4o"],
                           capture_output=True, text=True, env=env, cwd=REPO)
-    one_line(proc, "needs OPENAI_API_KEY")
+    assert_one_line(proc, "needs OPENAI_API_KEY")
 
 
 def test_describe_a_local_model_without_a_gpu_or_weights_is_one_line(tmp_path):
@@ -138,7 +130,7 @@ def test_describe_a_local_model_without_a_gpu_or_weights_is_one_line(tmp_path):
     proc = harness_cli("describe", str(DEMO_VIDEO), "--model", "tarsier-7b",
                        env={"HF_HUB_CACHE": str(tmp_path / "hub"), "HF_HOME": str(tmp_path / "hf"),
                             "CUDA_VISIBLE_DEVICES": ""})
-    one_line(proc, "no CUDA GPU", "not in the Hugging Face cache")
+    assert_one_line(proc, "no CUDA GPU", "not in the Hugging Face cache")
 
 
 # -- chat in a terminal ------------------------------------------------------------------------
@@ -217,7 +209,7 @@ def test_chat_in_a_terminal_holds_a_three_turn_conversation(tmp_path):
 
 
 def test_chat_with_a_missing_input_is_one_line():
-    one_line(harness_cli("chat", "/no/such/clip.mp4", "--model", "gpt-4o", "--base-url", "http://127.0.0.1:9/v1",
+    assert_one_line(harness_cli("chat", "/no/such/clip.mp4", "--model", "gpt-4o", "--base-url", "http://127.0.0.1:9/v1",
                          env=API_ENV), "no such file")
 
 
