@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ANNOTATIONS, REPO, harness_cli, read_jsonl, write_jsonl
+from conftest import ANNOTATIONS, REPO, assert_one_line, harness_cli, read_jsonl, write_jsonl
 
 NEXTQA = ANNOTATIONS / "Next-QA-val-multi_choice.jsonl"
 TASKS = {"causal": 90, "temporal": 70, "counting": 40}  # 200 questions, idx restarting per task
@@ -253,9 +253,14 @@ def test_a_wrong_field_is_one_line_naming_the_field_and_the_file(mybench, tmp_pa
     for cmd in (["run", "--model", f"file:{home / 'predictions.messages.jsonl'}"], ["list", "benchmarks"]):
         proc = harness_cli(*cmd, "--bench", "bad.yaml", "--out", "runs", cwd=tmp_path) if cmd[0] == "run" else \
             harness_cli(*cmd, "--bench", "bad.yaml", cwd=tmp_path)
-        lines = proc.stderr.strip().splitlines()
-        assert proc.returncode == 2 and len(lines) == 1, proc.stderr
-        assert lines[0].startswith("harness: bad.yaml: ") and expected in lines[0], lines[0]
+        line = assert_one_line(proc, expected)
+        assert line.startswith("harness: bad.yaml: "), line
+
+
+def _question_and_options(row: dict) -> tuple[str, list[str]]:
+    """A NExT-QA line's question and its options (the lines "(A) ..." after it, without the letter)."""
+    lines = row["text"]["question"].rstrip("\n").split("\n")
+    return lines[0], [ln[4:] for ln in lines[1:]]
 
 
 def test_declaration_of_a_csv_table_with_index_answers(tmp_path):
@@ -267,9 +272,8 @@ def test_declaration_of_a_csv_table_with_index_answers(tmp_path):
         w = csv.writer(fh)
         w.writerow(["qid", "video", "question", "a0", "a1", "a2", "a3", "a4", "answer", "type"])
         for i, r in enumerate(rows):
-            lines = r["text"]["question"].rstrip("\n").split("\n")
-            options = [ln[4:] for ln in lines[1:]]
-            w.writerow([f"q{i}", f"{r['vid']}.mp4", lines[0], *options, "ABCDE".index(r["text"]["response"]),
+            question, options = _question_and_options(r)
+            w.writerow([f"q{i}", f"{r['vid']}.mp4", question, *options, "ABCDE".index(r["text"]["response"]),
                         "CW" if i < 6 else "TN"])
     (tmp_path / "qa.yaml").write_text(textwrap.dedent("""\
         name: qa-table
@@ -408,9 +412,8 @@ def test_declaration_of_a_parquet_table_with_a_list_column_and_text_answers(tmp_
     rows = read_jsonl(NEXTQA)[:8]
     table = []
     for i, r in enumerate(rows):
-        lines = r["text"]["question"].rstrip("\n").split("\n")
-        options = [ln[4:] for ln in lines[1:]]
-        table.append({"q": lines[0], "opts": options, "gold": options["ABCDE".index(r["text"]["response"])],
+        question, options = _question_and_options(r)
+        table.append({"q": question, "opts": options, "gold": options["ABCDE".index(r["text"]["response"])],
                       "clip": f"{r['vid']}.mp4", "split_name": "MyTable/part" + str(i % 2)})
     pd.DataFrame(table).to_parquet(tmp_path / "qa.parquet")
     (tmp_path / "qa.yaml").write_text(textwrap.dedent("""\

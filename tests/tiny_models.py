@@ -135,23 +135,14 @@ def build_tarsier1(out: str | Path, *, image_size: int = 56, seed: int = 0) -> P
 def build_qwen2vl(out: str | Path, *, seed: int = 0) -> Path:
     import torch
     from safetensors.torch import save_file
-    from tokenizers import AddedToken
-    from transformers import (Qwen2TokenizerFast, Qwen2VLConfig, Qwen2VLForConditionalGeneration,
-                              Qwen2VLImageProcessor)
+    from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration, Qwen2VLImageProcessor
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
 
-    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
-                "<|image_pad|>", "<|video_pad|>"]
-    tok = _bpe([], vocab_size=300)
-    tok.add_special_tokens([AddedToken(s, normalized=False, special=True) for s in specials])
-    ids = {s: tok.token_to_id(s) for s in specials}
-    hf_tok = Qwen2TokenizerFast(tokenizer_object=tok, eos_token="<|im_end|>", pad_token="<|endoftext|>",
-                                unk_token=None, bos_token=None,
-                                     padding_side="left", chat_template=QWEN_CHAT_TEMPLATE)
-    vocab = tok.get_vocab_size()
+    hf_tok, ids = _qwen_tokenizer(chat_template=QWEN_CHAT_TEMPLATE)
+    vocab = hf_tok.backend_tokenizer.get_vocab_size()
 
     cfg = Qwen2VLConfig(
         vocab_size=vocab, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
